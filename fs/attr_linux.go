@@ -1,0 +1,77 @@
+package fs
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// The helpers below act on (dirfd, name) without following a symlink in
+// name; an empty name means dirfd itself.
+
+func chownAt(dirfd int, name string, uid, gid int) error {
+	flags := unix.AT_SYMLINK_NOFOLLOW
+	if name == "" {
+		flags = unix.AT_EMPTY_PATH
+	}
+	return retryEINTR0(func() error { return unix.Fchownat(dirfd, name, uid, gid, flags) })
+}
+
+// chmodAt goes through an O_PATH fd: fchmodat has no working
+// AT_SYMLINK_NOFOLLOW before fchmodat2, and a name swapped for a symlink
+// must not lead the daemon to chmod a host file.
+func chmodAt(dirfd int, name string, mode uint32) error {
+	if name != "" {
+		fd, err := openat(dirfd, name, unix.O_PATH, 0)
+		if err != nil {
+			return err
+		}
+		defer closeFD(fd)
+		var st unix.Stat_t
+		if err := statAt(fd, "", &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return unix.EOPNOTSUPP
+		}
+		dirfd = fd
+	}
+	return retryEINTR0(func() error { return unix.Fchmodat(unix.AT_FDCWD, procPath(dirfd, ""), mode, 0) })
+}
+
+func utimesAt(dirfd int, name string, ts [2]unix.Timespec) error {
+	if name == "" {
+		return retryEINTR0(func() error { return unix.UtimesNanoAt(unix.AT_FDCWD, procPath(dirfd, ""), ts[:], 0) })
+	}
+	return retryEINTR0(func() error { return unix.UtimesNanoAt(dirfd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW) })
+}
+
+// truncateAt prefers the caller's open handle (ftruncate); without one it
+// opens the file for writing, which O_NOFOLLOW keeps inside the tree.
+func truncateAt(dirfd int, name string, h *handle, size int64) error {
+	if h != nil && h.writable {
+		return retryEINTR0(func() error { return unix.Ftruncate(h.fd, size) })
+	}
+	if name == "" {
+		var st unix.Stat_t
+		if err := statAt(dirfd, "", &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return unix.EISDIR
+		}
+		// An unlinked file reached only through a read-only handle.
+		fd, err := retryEINTR(func() (int, error) {
+			return unix.Open(procPath(dirfd, ""), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		})
+		if err != nil {
+			return err
+		}
+		defer closeFD(fd)
+		return retryEINTR0(func() error { return unix.Ftruncate(fd, size) })
+	}
+	fd, err := openat(dirfd, name, unix.O_WRONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer closeFD(fd)
+	return retryEINTR0(func() error { return unix.Ftruncate(fd, size) })
+}

@@ -1,0 +1,160 @@
+package fs
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// Server is one mounted private tree.
+type Server struct {
+	srv        *fuse.Server
+	t          *tree
+	privfd     int
+	mountpoint string
+}
+
+// ErrNeedRoot is returned by Mount when not run as root: the link
+// attribute lives in the trusted namespace, and passthrough, allow_other
+// and the read-only template clone all need CAP_SYS_ADMIN.
+var ErrNeedRoot = errors.New("ezfs mounts need root (trusted.* attributes, FUSE passthrough); run it with sudo")
+
+// Mount serves opts.PrivateRoot over opts.TemplateRoot at mountpoint and
+// returns once the kernel has the mount. It sets the process umask to 0:
+// the kernel has already applied the caller's umask to every mode it
+// sends, and a second one would change what the caller asked for.
+func Mount(mountpoint string, opts Options) (_ *Server, err error) {
+	if os.Geteuid() != 0 {
+		return nil, ErrNeedRoot
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	for _, p := range []string{opts.TemplateRoot, opts.PrivateRoot} {
+		if !filepath.IsAbs(p) {
+			return nil, fmt.Errorf("mount: %q is not an absolute path", p)
+		}
+	}
+	timeout := opts.CacheTimeout
+	if timeout == 0 {
+		timeout = DefaultCacheTimeout
+	}
+	unix.Umask(0)
+
+	privfd, err := unix.Open(opts.PrivateRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mount: open private tree %s: %w", opts.PrivateRoot, err)
+	}
+	defer func() {
+		if err != nil {
+			closeFD(privfd)
+		}
+	}()
+	tmplfd, err := openTemplateReadOnly(opts.TemplateRoot, logger)
+	if err != nil {
+		return nil, fmt.Errorf("mount: open template area %s: %w", opts.TemplateRoot, err)
+	}
+	defer func() {
+		if err != nil {
+			closeFD(tmplfd)
+		}
+	}()
+	var rootSt unix.Stat_t
+	if err := statAt(privfd, "", &rootSt); err != nil {
+		return nil, err
+	}
+
+	t := &tree{tmplfd: tmplfd, passthrough: !opts.NoPassthrough, log: logger}
+	root := &dirNode{node: node{t: t, self: newFDBox(privfd)}}
+	fsname := opts.FsName
+	if fsname == "" {
+		fsname = opts.PrivateRoot
+	}
+	fopts := &fusefs.Options{
+		MountOptions: fuse.MountOptions{
+			AllowOther: true,
+			// The kernel checks permissions for every uid in the
+			// container; the daemon, root, acts on its behalf.
+			Options:              []string{"default_permissions"},
+			FsName:               fsname,
+			Name:                 "ezfs",
+			DirectMount:          true,
+			MaxWrite:             1 << 20,
+			EnableSymlinkCaching: true, // a symlink's target never changes in place
+			ExtraCapabilities:    fuse.CAP_ATOMIC_O_TRUNC,
+			Debug:                opts.Debug,
+			Logger:               log.New(os.Stderr, "fuse: ", 0),
+		},
+		EntryTimeout:    &timeout,
+		AttrTimeout:     &timeout,
+		NegativeTimeout: &timeout,
+		NullPermissions: true, // mode 0 is a mode, not "unset"
+		RootStableAttr:  &fusefs.StableAttr{Ino: rootSt.Ino, Gen: genPlain},
+	}
+	raw := newRawFS(fusefs.NewNodeFS(root, fopts), t)
+	srv, err := fuse.NewServer(raw, mountpoint, &fopts.MountOptions)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		srv.Unmount()
+		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
+	}
+	if t.passthrough && srv.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH == 0 {
+		t.passthrough = false
+		logger.Warn("this kernel offers no FUSE passthrough; reads and writes go through the daemon")
+	}
+	return &Server{srv: srv, t: t, privfd: privfd, mountpoint: mountpoint}, nil
+}
+
+// openTemplateReadOnly returns the root of a private, read-only clone of
+// the template area's mount (open_tree + mount_setattr): no path of the
+// daemon, nor of the kernel's passthrough, can then write a template file.
+// Where that is not possible it opens the area itself and says so.
+func openTemplateReadOnly(path string, logger *slog.Logger) (int, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err == nil {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err == nil {
+			return fd, nil
+		}
+		closeFD(fd)
+	}
+	logger.Warn("template area is not isolated read-only; opening it directly", "path", path, "err", err)
+	return unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
+// Unmount detaches the mount; with lazy it detaches even while busy.
+func (s *Server) Unmount(lazy bool) error {
+	if lazy {
+		if err := unix.Unmount(s.mountpoint, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("unmount %s: %w", s.mountpoint, err)
+		}
+		return nil
+	}
+	if err := s.srv.Unmount(); err != nil {
+		return fmt.Errorf("unmount %s: %w", s.mountpoint, err)
+	}
+	return nil
+}
+
+// Wait returns when the kernel has ended the mount, and frees what it held.
+func (s *Server) Wait() {
+	s.srv.Wait()
+	closeFD(s.t.tmplfd)
+}
+
+// Stats returns the mount's counters.
+func (s *Server) Stats() StatsSnapshot { return s.t.stats.snapshot() }
+
+// Passthrough reports whether the kernel serves I/O with passthrough.
+func (s *Server) Passthrough() bool { return s.t.passthrough }

@@ -1,0 +1,232 @@
+package fs
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs" // our own package is also called fs
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// node is what every kind of node shares: attributes and extended
+// attributes of its private file, reached through its parent's directory
+// fd and its name (directories through their own fd).
+type node struct {
+	fusefs.Inode
+	t    *tree
+	self *fdBox // directories only: their own O_PATH fd
+}
+
+var (
+	_ fusefs.NodeGetattrer = (*node)(nil)
+	_ fusefs.NodeSetattrer = (*node)(nil)
+)
+
+// fdBox holds a directory's fd so that it can be closed exactly once,
+// by OnForget or, for a node go-fuse dropped in favour of a racing twin,
+// by a cleanup when the node is collected.
+type fdBox struct{ fd atomic.Int64 }
+
+func newFDBox(fd int) *fdBox {
+	b := &fdBox{}
+	b.fd.Store(int64(fd))
+	return b
+}
+
+func (b *fdBox) get() int { return int(b.fd.Load()) }
+
+func (b *fdBox) close() { closeFD(int(b.fd.Swap(-1))) }
+
+// loc returns where the node's private file is: (dirfd, name), or
+// (own fd, "") for a directory. A file that has been unlinked has no
+// location; only its open handles still reach it.
+func (n *node) loc() (int, string, error) {
+	if n.self != nil {
+		fd := n.self.get()
+		if fd < 0 {
+			return -1, "", syscall.ESTALE
+		}
+		return fd, "", nil
+	}
+	name, parent := n.Parent()
+	if parent == nil {
+		return -1, "", syscall.ENOENT
+	}
+	fd := parent.Operations().(*dirNode).self.get()
+	if fd < 0 {
+		return -1, "", syscall.ESTALE
+	}
+	return fd, name, nil
+}
+
+// target is loc, preferring an open handle: it still reaches a file that
+// was unlinked or renamed meanwhile.
+func (n *node) target(f fusefs.FileHandle) (int, string, error) {
+	if h, ok := f.(*handle); ok && h != nil {
+		return h.meta, "", nil
+	}
+	return n.loc()
+}
+
+func (n *node) stat(f fusefs.FileHandle, st *unix.Stat_t) error {
+	dirfd, name, err := n.target(f)
+	if err != nil {
+		return err
+	}
+	return statAt(dirfd, name, st)
+}
+
+func (n *node) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	var st unix.Stat_t
+	if err := n.stat(f, &st); err != nil {
+		return n.t.errno(err)
+	}
+	fillAttr(&out.Attr, &st)
+	return 0
+}
+
+func (n *node) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if err := n.setattr(f, in); err != nil {
+		return n.t.errno(err)
+	}
+	return n.Getattr(ctx, f, out)
+}
+
+// setattr applies owner before mode: the kernel asks for the mode it
+// wants after a chown (with set-id bits already cleared where POSIX says
+// so), while the backing chown would clear them on its own.
+func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
+	dirfd, name, err := n.target(f)
+	if err != nil {
+		return err
+	}
+	uid, uok := in.GetUID()
+	gid, gok := in.GetGID()
+	if uok || gok {
+		u, g := -1, -1
+		if uok {
+			u = int(uid)
+		}
+		if gok {
+			g = int(gid)
+		}
+		if err := chownAt(dirfd, name, u, g); err != nil {
+			return err
+		}
+	}
+	if mode, ok := in.GetMode(); ok {
+		if err := chmodAt(dirfd, name, mode&07777); err != nil {
+			return err
+		}
+	}
+	if size, ok := in.GetSize(); ok {
+		h, _ := f.(*handle)
+		if err := truncateAt(dirfd, name, h, int64(size)); err != nil {
+			return err
+		}
+	}
+	if in.Valid&(fuse.FATTR_ATIME|fuse.FATTR_MTIME|fuse.FATTR_ATIME_NOW|fuse.FATTR_MTIME_NOW) != 0 {
+		ts := [2]unix.Timespec{
+			setTime(in.Valid, fuse.FATTR_ATIME, fuse.FATTR_ATIME_NOW, in.Atime, in.Atimensec),
+			setTime(in.Valid, fuse.FATTR_MTIME, fuse.FATTR_MTIME_NOW, in.Mtime, in.Mtimensec),
+		}
+		if err := utimesAt(dirfd, name, ts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func setTime(valid, set, now uint32, sec uint64, nsec uint32) unix.Timespec {
+	switch {
+	case valid&now != 0:
+		return unix.Timespec{Nsec: unix.UTIME_NOW}
+	case valid&set != 0:
+		return unix.Timespec{Sec: int64(sec), Nsec: int64(nsec)}
+	}
+	return unix.Timespec{Nsec: unix.UTIME_OMIT}
+}
+
+func fillAttr(out *fuse.Attr, st *unix.Stat_t) {
+	out.Ino = st.Ino
+	out.Size = uint64(st.Size)
+	out.Blocks = uint64(st.Blocks)
+	out.Atime, out.Atimensec = uint64(st.Atim.Sec), uint32(st.Atim.Nsec)
+	out.Mtime, out.Mtimensec = uint64(st.Mtim.Sec), uint32(st.Mtim.Nsec)
+	out.Ctime, out.Ctimensec = uint64(st.Ctim.Sec), uint32(st.Ctim.Nsec)
+	out.Mode = st.Mode
+	out.Nlink = uint32(st.Nlink)
+	out.Uid, out.Gid = st.Uid, st.Gid
+	out.Rdev = uint32(st.Rdev)
+	out.Blksize = uint32(st.Blksize)
+}
+
+// newChild makes the node for (dirfd, name) that st describes. A child the
+// bridge already knows under that name and identity is reused as it is,
+// which saves opening a directory fd that would only be thrown away.
+func (t *tree) newChild(ctx context.Context, parent *fusefs.Inode, dirfd int, name string, st *unix.Stat_t) (*fusefs.Inode, error) {
+	mode := st.Mode & unix.S_IFMT
+	id := fusefs.StableAttr{Mode: mode, Ino: st.Ino, Gen: genPlain}
+	var link *linkTarget
+	if mode == unix.S_IFREG {
+		value, ok, err := readLinkValue(dirfd, name)
+		if err != nil && !ok {
+			return nil, err
+		}
+		if ok {
+			id.Gen = genLink
+			link = t.resolveLink(value, err)
+		}
+	}
+	if old := parent.GetChild(name); old != nil && old.StableAttr() == id {
+		if ln, ok := old.Operations().(*linkNode); ok {
+			ln.retarget(link)
+		}
+		return old, nil
+	}
+	var ops fusefs.InodeEmbedder
+	switch {
+	case mode == unix.S_IFDIR:
+		fd, err := openat(dirfd, name, unix.O_PATH|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return nil, err
+		}
+		var fst unix.Stat_t
+		if err := statAt(fd, "", &fst); err != nil || fst.Ino != st.Ino {
+			closeFD(fd)
+			return nil, syscall.ESTALE // replaced between stat and open
+		}
+		d := &dirNode{node: node{t: t, self: newFDBox(fd)}}
+		runtime.AddCleanup(d, (*fdBox).close, d.self)
+		ops = d
+	case link != nil:
+		ln := &linkNode{node: node{t: t}}
+		ln.link.Store(link)
+		ops = ln
+	case mode == unix.S_IFREG:
+		ops = &fileNode{node: node{t: t}}
+	default:
+		ops = &specialNode{node: node{t: t}}
+	}
+	return parent.NewInode(ctx, ops, id), nil
+}
+
+// lookupChild stats name in the directory and makes its node.
+func (t *tree) lookupChild(ctx context.Context, parent *fusefs.Inode, dirfd int, name string, out *fuse.EntryOut) (*fusefs.Inode, error) {
+	var st unix.Stat_t
+	if err := statAt(dirfd, name, &st); err != nil {
+		return nil, err
+	}
+	child, err := t.newChild(ctx, parent, dirfd, name, &st)
+	if err != nil {
+		return nil, err
+	}
+	fillAttr(&out.Attr, &st)
+	if ln, ok := child.Operations().(*linkNode); ok {
+		ln.fixAttr(&out.Attr)
+	}
+	return child, nil
+}

@@ -1,0 +1,104 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"golang.org/x/sys/unix"
+)
+
+// fileNode is a regular file of the private tree: the container's own
+// file, or a link entry after its copy-up.
+type fileNode struct {
+	node
+
+	mu   sync.Mutex
+	open map[*handle]struct{} // reach the file after it is unlinked (O_TMPFILE, fstat)
+}
+
+// specialNode is a symlink, FIFO, socket or device node. The kernel opens
+// FIFOs and devices itself; we only keep their metadata.
+type specialNode struct {
+	node
+}
+
+var (
+	_ fusefs.NodeOpener     = (*fileNode)(nil)
+	_ fusefs.NodeReadlinker = (*specialNode)(nil)
+)
+
+func (n *node) base() *node { return n }
+
+func (t *tree) openFlags() uint32 {
+	if t.passthrough {
+		return 0
+	}
+	// Only the mount changes private files and template files never
+	// change, so pages cached by an earlier open are still right.
+	return fuseKeepCache
+}
+
+func (f *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	oflags := int(flags) & openFlagsMask
+	dirfd, name, err := f.loc()
+	var fd int
+	switch {
+	case err == nil:
+		fd, err = openat(dirfd, name, oflags, 0)
+	case f.anyHandle() != nil:
+		// Unlinked but open, reopened through /proc/PID/fd.
+		fd, err = retryEINTR(func() (int, error) {
+			return unix.Open(procPath(f.anyHandle().fd, ""), oflags|unix.O_CLOEXEC, 0)
+		})
+	}
+	if err != nil {
+		return nil, 0, f.t.errno(err)
+	}
+	return newFileHandle(f, fd, flags), f.t.openFlags(), 0
+}
+
+func (f *fileNode) anyHandle() *handle {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for h := range f.open {
+		return h
+	}
+	return nil
+}
+
+func (s *specialNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	dirfd, name, err := s.loc()
+	if err != nil {
+		return nil, s.t.errno(err)
+	}
+	buf := make([]byte, 256)
+	for {
+		n, err := retryEINTR(func() (int, error) { return unix.Readlinkat(dirfd, name, buf) })
+		if err != nil {
+			return nil, s.t.errno(err)
+		}
+		if n < len(buf) {
+			return buf[:n], 0
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// linkTo gives the node's file one more name; a file with no name left
+// (O_TMPFILE) is linked through an open handle.
+func (n *node) linkTo(dirfd int, name string) error {
+	odir, oname, err := n.loc()
+	if err == nil {
+		return retryEINTR0(func() error { return unix.Linkat(odir, oname, dirfd, name, 0) })
+	}
+	if fn, ok := n.Operations().(*fileNode); ok {
+		if h := fn.anyHandle(); h != nil {
+			return retryEINTR0(func() error {
+				return unix.Linkat(unix.AT_FDCWD, procPath(h.fd, ""), dirfd, name, unix.AT_SYMLINK_FOLLOW)
+			})
+		}
+	}
+	return err
+}

@@ -1,0 +1,175 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+)
+
+// linkNode is a link entry: it reads as its template file, and its own
+// metadata is the entry's. Once copied up it is stale for good; the copy
+// is another node (see doc.go, Identity).
+type linkNode struct {
+	node
+	link  atomic.Pointer[linkTarget]
+	mu    sync.Mutex // serialises copy-ups of this entry (hard links share the node)
+	stale atomic.Bool
+}
+
+var (
+	_ fusefs.NodeOpener    = (*linkNode)(nil)
+	_ fusefs.NodeGetattrer = (*linkNode)(nil)
+	_ fusefs.NodeSetattrer = (*linkNode)(nil)
+)
+
+// linkTarget is what a link value resolved to when it was looked up.
+// Template files never change, so their size is read once.
+type linkTarget struct {
+	value  string
+	size   int64
+	blocks int64
+	err    error // malformed, escaping, dangling: EIO on access
+}
+
+func (t *tree) resolveLink(value string, readErr error) *linkTarget {
+	lt := &linkTarget{value: value, err: readErr}
+	if lt.err == nil {
+		lt.err = CheckLinkValue(value)
+	}
+	if lt.err != nil {
+		return lt
+	}
+	fd, err := openBeneath(t.tmplfd, value, unix.O_PATH)
+	if err != nil {
+		lt.err = fmt.Errorf("%w: open %q in the template area: %v", ErrBadLink, value, err)
+		return lt
+	}
+	defer closeFD(fd)
+	var st unix.Stat_t
+	if err := statAt(fd, "", &st); err != nil {
+		lt.err = err
+		return lt
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		lt.err = fmt.Errorf("%w: %q is not a regular file", ErrBadLink, value)
+		return lt
+	}
+	lt.size, lt.blocks = st.Size, st.Blocks
+	return lt
+}
+
+// retarget takes a fresh lookup's view of the link value, which mountd
+// may have changed (an update relinks entries to a new package).
+func (l *linkNode) retarget(lt *linkTarget) {
+	if lt != nil {
+		l.link.Store(lt)
+	}
+}
+
+func (l *linkNode) fixAttr(out *fuse.Attr) {
+	if lt := l.link.Load(); lt.err == nil && !l.stale.Load() {
+		out.Size, out.Blocks = uint64(lt.size), uint64(lt.blocks)
+	}
+}
+
+func (l *linkNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if errno := l.node.Getattr(ctx, f, out); errno != 0 {
+		return errno
+	}
+	l.fixAttr(&out.Attr)
+	return 0
+}
+
+// Setattr changes the entry itself, except for size: truncating copies up.
+func (l *linkNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if size, ok := in.GetSize(); ok {
+		if err := l.copyUp(int64(size)); err != nil {
+			return l.t.errno(err)
+		}
+		return syscall.ESTALE // the kernel retries on the copy's node
+	}
+	if err := l.setattr(f, in); err != nil {
+		return l.t.errno(err)
+	}
+	return l.Getattr(ctx, f, out)
+}
+
+func (l *linkNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if l.stale.Load() {
+		return nil, 0, syscall.ESTALE
+	}
+	lt := l.link.Load()
+	if lt.err != nil {
+		return nil, 0, l.badLink(lt)
+	}
+	if flags&unix.O_ACCMODE != unix.O_RDONLY || flags&unix.O_TRUNC != 0 {
+		trunc := int64(-1)
+		if flags&unix.O_TRUNC != 0 {
+			trunc = 0
+		}
+		if err := l.copyUp(trunc); err != nil {
+			return nil, 0, l.t.errno(err)
+		}
+		return nil, 0, syscall.ESTALE
+	}
+	fd, err := openBeneath(l.t.tmplfd, lt.value, unix.O_RDONLY)
+	if err != nil {
+		return nil, 0, l.badLink(&linkTarget{value: lt.value, err: err})
+	}
+	meta := -1
+	dirfd, name, err := l.loc()
+	if err == nil {
+		meta, err = openat(dirfd, name, unix.O_PATH, 0)
+	}
+	if err != nil {
+		closeFD(fd)
+		return nil, 0, l.t.errno(err)
+	}
+	return &handle{t: l.t, fd: fd, meta: meta}, l.t.openFlags(), 0
+}
+
+// badLink logs a link that cannot be followed, with the entry's path, and
+// refuses it: a malformed value is never followed.
+func (l *linkNode) badLink(lt *linkTarget) syscall.Errno {
+	l.t.stats.BadLinks.Add(1)
+	l.t.log.Error("bad link entry", "path", l.Path(nil), "value", lt.value, "err", lt.err)
+	return syscall.EIO
+}
+
+// copyUp turns the entry into a copy of its template file, once however
+// many opens race for it, and leaves this node stale.
+func (l *linkNode) copyUp(trunc int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stale.Load() {
+		return nil
+	}
+	lt := l.link.Load()
+	if lt.err != nil {
+		return l.badLink(lt)
+	}
+	dirfd, name, err := l.loc()
+	if err != nil {
+		return err
+	}
+	n, err := l.t.copyUp(dirfd, name, lt.value, trunc)
+	if err != nil {
+		l.t.log.Error("copy-up failed", "path", l.Path(nil), "err", err)
+		return err
+	}
+	l.stale.Store(true)
+	l.t.stats.CopyUps.Add(1)
+	l.t.stats.CopyUpBytes.Add(n)
+	// Other names of this entry (hard links) keep this node in the
+	// kernel's dentry cache; drop its cached attributes, which still
+	// show the template's size. Async: a notification sent while
+	// serving a request may wait for that request.
+	go l.NotifyContent(-1, 0)
+	return nil
+}

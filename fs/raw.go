@@ -1,0 +1,182 @@
+package fs
+
+import (
+	"sync"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// rawFS is a thin layer over go-fuse's bridge at the protocol level.
+//
+// OPENDIR and FLUSH answer ENOSYS: the kernel then stops sending them for
+// the life of the mount, opens directories with no round trip, and caches
+// their listings (FOPEN_KEEP_CACHE|FOPEN_CACHE_DIR). Its READDIR requests
+// then carry handle 0, which the bridge cannot serve: it finds a
+// directory's stream by the handle OPENDIR returned. So rawFS opens a
+// stream inside the daemon on the first READDIR of a directory, keeps it
+// while the kernel reads on, and releases it at the end of the listing or
+// when the kernel forgets the directory.
+type rawFS struct {
+	fuse.RawFileSystem
+	t *tree
+
+	mu      sync.Mutex
+	streams map[uint64]*dirStream // by nodeid
+}
+
+// maxStreams bounds the directory streams kept between READDIRs of
+// listings nobody reads to the end.
+const maxStreams = 256
+
+func newRawFS(bridge fuse.RawFileSystem, t *tree) *rawFS {
+	return &rawFS{RawFileSystem: bridge, t: t, streams: make(map[uint64]*dirStream)}
+}
+
+func (r *rawFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	return fuse.ENOSYS
+}
+
+func (r *rawFS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
+	return fuse.ENOSYS
+}
+
+func (r *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	return r.readDir(cancel, in, out, r.RawFileSystem.ReadDir)
+}
+
+func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	return r.readDir(cancel, in, out, r.RawFileSystem.ReadDirPlus)
+}
+
+func (r *rawFS) readDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList,
+	read func(<-chan struct{}, *fuse.ReadIn, *fuse.DirEntryList) fuse.Status) fuse.Status {
+	if in.Fh != 0 {
+		return read(cancel, in, out)
+	}
+	s, st := r.acquire(cancel, &in.InHeader)
+	if st != fuse.OK {
+		return st
+	}
+	req := *in
+	req.Fh = s.fh
+	st = read(cancel, &req, out)
+	// At the end of the listing, or on an error, start afresh next time.
+	r.put(in.NodeId, s, st != fuse.OK || out.Offset == in.Offset)
+	return st
+}
+
+func (r *rawFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
+	if in.Fh != 0 {
+		return r.RawFileSystem.FsyncDir(cancel, in)
+	}
+	s, st := r.acquire(cancel, &in.InHeader)
+	if st != fuse.OK {
+		return st
+	}
+	req := *in
+	req.Fh = s.fh
+	st = r.RawFileSystem.FsyncDir(cancel, &req)
+	r.put(in.NodeId, s, false)
+	return st
+}
+
+// dirStream is an internal directory handle of the bridge. It is released
+// once it has left the map and no request uses it any more: the bridge
+// panics on a handle released under a request that still uses it.
+type dirStream struct {
+	fh     uint64
+	users  int
+	inMap  bool
+	nodeID uint64
+}
+
+// acquire returns the stream of a directory, opening one if needed. The
+// bridge seeks it to whatever offset a READDIR asks for.
+func (r *rawFS) acquire(cancel <-chan struct{}, h *fuse.InHeader) (*dirStream, fuse.Status) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.streams[h.NodeId]; ok {
+		s.users++
+		return s, fuse.OK
+	}
+	if len(r.streams) >= maxStreams {
+		for _, s := range r.streams {
+			r.dropLocked(s)
+			break
+		}
+	}
+	var out fuse.OpenOut
+	if st := r.RawFileSystem.OpenDir(cancel, &fuse.OpenIn{InHeader: *h}, &out); st != fuse.OK {
+		return nil, st
+	}
+	s := &dirStream{fh: out.Fh, users: 1, inMap: true, nodeID: h.NodeId}
+	r.streams[h.NodeId] = s
+	return s, fuse.OK
+}
+
+func (r *rawFS) put(nodeID uint64, s *dirStream, drop bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.users--
+	if drop {
+		r.dropLocked(s)
+	}
+	r.releaseIfIdleLocked(s)
+}
+
+func (r *rawFS) dropLocked(s *dirStream) {
+	if s.inMap {
+		delete(r.streams, s.nodeID)
+		s.inMap = false
+	}
+	r.releaseIfIdleLocked(s)
+}
+
+func (r *rawFS) releaseIfIdleLocked(s *dirStream) {
+	if !s.inMap && s.users == 0 && s.fh != 0 {
+		r.RawFileSystem.ReleaseDir(&fuse.ReleaseIn{InHeader: fuse.InHeader{NodeId: s.nodeID}, Fh: s.fh})
+		s.fh = 0
+	}
+}
+
+func (r *rawFS) Forget(nodeID, nlookup uint64) {
+	r.mu.Lock()
+	if s, ok := r.streams[nodeID]; ok {
+		r.dropLocked(s)
+	}
+	r.mu.Unlock()
+	r.RawFileSystem.Forget(nodeID, nlookup)
+}
+
+// Open and Create count how the kernel serves each open, and say once in
+// the log when it refuses passthrough.
+func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	st := r.RawFileSystem.Open(cancel, in, out)
+	if st == fuse.OK {
+		r.countOpen(out)
+	}
+	return st
+}
+
+func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
+	st := r.RawFileSystem.Create(cancel, in, name, out)
+	if st == fuse.OK {
+		r.countOpen(&out.OpenOut)
+	}
+	return st
+}
+
+var passthroughRefused sync.Once
+
+func (r *rawFS) countOpen(out *fuse.OpenOut) {
+	if out.OpenFlags&fuse.FOPEN_PASSTHROUGH != 0 {
+		r.t.stats.PassthroughOpens.Add(1)
+		return
+	}
+	r.t.stats.DaemonOpens.Add(1)
+	if r.t.passthrough {
+		passthroughRefused.Do(func() {
+			r.t.log.Warn("the kernel refused FUSE passthrough; reads and writes go through the daemon (slower, page cache not shared)")
+		})
+	}
+}

@@ -1,0 +1,61 @@
+package fs
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"syscall"
+)
+
+// Generations tell a link entry from the file it is copied into: the
+// same private inode is a different FUSE inode before and after copy-up.
+const (
+	genLink  = 1
+	genPlain = 2
+)
+
+// tree is what every node of one mount shares.
+type tree struct {
+	tmplfd      int // root of a read-only clone of the template area
+	passthrough bool
+	log         *slog.Logger
+	stats       Stats
+}
+
+// Stats counts what a mount did; read it with Server.Stats.
+type Stats struct {
+	CopyUps          atomic.Int64 // link entries copied into the private area
+	CopyUpBytes      atomic.Int64
+	PassthroughOpens atomic.Int64 // opens served by the kernel with a backing file
+	DaemonOpens      atomic.Int64 // opens whose I/O goes through the daemon
+	BadLinks         atomic.Int64 // link entries refused as malformed or escaping
+	Errors           atomic.Int64 // errors logged as internal (EIO)
+}
+
+// StatsSnapshot is a copy of Stats for reporting.
+type StatsSnapshot struct {
+	CopyUps          int64 `json:"copy_ups"`
+	CopyUpBytes      int64 `json:"copy_up_bytes"`
+	PassthroughOpens int64 `json:"passthrough_opens"`
+	DaemonOpens      int64 `json:"daemon_opens"`
+	BadLinks         int64 `json:"bad_links"`
+	Errors           int64 `json:"errors"`
+}
+
+func (s *Stats) snapshot() StatsSnapshot {
+	return StatsSnapshot{
+		CopyUps:          s.CopyUps.Load(),
+		CopyUpBytes:      s.CopyUpBytes.Load(),
+		PassthroughOpens: s.PassthroughOpens.Load(),
+		DaemonOpens:      s.DaemonOpens.Load(),
+		BadLinks:         s.BadLinks.Load(),
+		Errors:           s.Errors.Load(),
+	}
+}
+
+func (t *tree) errno(err error) syscall.Errno {
+	errno := errnoOf(t.log, err)
+	if errno == syscall.EIO {
+		t.stats.Errors.Add(1)
+	}
+	return errno
+}
