@@ -1,0 +1,44 @@
+# ezfs: see README.md. `make help` lists the targets.
+GO      ?= go
+BIN     := bin
+GOFLAGS ?=
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: help build test check bench bench-quick demo fuzz soak clean clean-test
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/ezctl and bin/ezbench
+	$(GO) build $(GOFLAGS) -o $(BIN)/ezctl ./ctl/ezctl
+	$(GO) build $(GOFLAGS) -o $(BIN)/ezbench ./bench
+
+test: build ## vet, then every test that fits in a few minutes, mounted tests included
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) test -count=1 -timeout 5m ./...
+	GOMAXPROCS=1 $(GO) test -race -count=1 -timeout 5m ./fs/ ./ctl/ ./internal/...
+
+check: ## vet, gofmt, staticcheck
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+bench: build ## the standard benchmark suite: ezfs against native (needs root, FUSE)
+	$(BIN)/ezbench
+
+bench-quick: build ## a short benchmark run, smaller data
+	$(BIN)/ezbench --quick
+
+demo: build ## mount a private tree over host files and show copy-on-write at work
+	./scripts/demo.sh
+
+fuzz: ## run every fuzz target for a bounded time each (FUZZTIME, default 20s)
+	./scripts/fuzz.sh $${FUZZTIME:-20s}
+
+clean-test: ## unmount and remove what failed test runs left behind
+	-@awk '$$3 == "fuse.ezfs" && $$2 ~ "^/tmp/" {print $$2}' /proc/mounts | xargs -r -n1 umount -l
+	-@rm -rf /tmp/ezfs-demo.* /tmp/ezbench.*
+
+clean: ## remove build output
+	rm -rf $(BIN)

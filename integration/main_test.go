@@ -1,0 +1,156 @@
+// Package integration drives the built ezctl binary against real FUSE
+// mounts. The test process never serves a mount itself, so it may exec
+// and mmap on them.
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/internal/mountinfo"
+	"github.com/ezfs/ezfs/internal/testenv"
+	"golang.org/x/sys/unix"
+)
+
+var ezctl string // path of the binary under test
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ezfs-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ezctl = filepath.Join(dir, "ezctl")
+	build := exec.Command("go", "build", "-o", ezctl, "../ctl/ezctl")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build ezctl:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	if left := leftoverMounts(); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "ezfs mounts left behind: %v\n", left)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func leftoverMounts() []string {
+	all, _ := mountinfo.All()
+	var out []string
+	for _, m := range all {
+		if m.FSType == mountinfo.EzfsType && bytes.Contains([]byte(m.Point), []byte("/ezfs-it-")) {
+			out = append(out, m.Point)
+		}
+	}
+	return out
+}
+
+// files is a declarative tree: path -> contents.
+type files map[string]string
+
+// ct is a template area, a private tree and a mountpoint in one temp dir.
+type ct struct {
+	tmpl, priv, mnt, log string
+	pid              int // serving process
+}
+
+func newCT(t *testing.T, lower, upper files) *ct {
+	t.Helper()
+	testenv.RequireFUSE(t)
+	dir, err := os.MkdirTemp("", "ezfs-it-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	c := &ct{tmpl: filepath.Join(dir, "template"), priv: filepath.Join(dir, "private"),
+		mnt: filepath.Join(dir, "root"), log: filepath.Join(dir, "mount.log")}
+	for _, d := range []string{c.tmpl, c.priv, c.mnt} {
+		must(t, os.MkdirAll(d, 0o755))
+	}
+	for p, data := range lower {
+		writeFile(t, filepath.Join(c.tmpl, "pkg", p), data)
+		makeLink(t, c.priv, p, "pkg/"+p)
+	}
+	for p, data := range upper {
+		writeFile(t, filepath.Join(c.priv, p), data)
+	}
+	return c
+}
+
+var servingPID = regexp.MustCompile(`serving process (\d+)`)
+
+// mount runs `ezctl mount` and registers the unmount, lazy when busy,
+// so that a failing test leaves no mount behind.
+func (c *ct) mount(t *testing.T, extra ...string) {
+	t.Helper()
+	args := append([]string{"mount", "--template", c.tmpl, "--private", c.priv, "--log", c.log}, extra...)
+	out, err := exec.Command(ezctl, append(args, c.mnt)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ezctl mount: %v\n%s", err, out)
+	}
+	m := servingPID.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("ezctl mount did not name its serving process: %s", out)
+	}
+	c.pid, _ = strconv.Atoi(string(m[1]))
+	t.Cleanup(func() { testenv.Unmount(t, c.mnt) })
+}
+
+func (c *ct) umount(t *testing.T) {
+	t.Helper()
+	if out, err := exec.Command(ezctl, "umount", c.mnt).CombinedOutput(); err != nil {
+		t.Fatalf("ezctl umount: %v\n%s", err, out)
+	}
+}
+
+func (c *ct) remount(t *testing.T) {
+	c.umount(t)
+	c.mount(t)
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFile(t testing.TB, path, data string) {
+	t.Helper()
+	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	must(t, os.WriteFile(path, []byte(data), 0o644))
+}
+
+func makeLink(t testing.TB, priv, path, value string) {
+	t.Helper()
+	full := filepath.Join(priv, path)
+	writeFile(t, full, "")
+	must(t, unix.Lsetxattr(full, fs.LinkAttr, []byte(value), 0))
+}
+
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func isLink(t testing.TB, path string) bool {
+	t.Helper()
+	_, err := unix.Lgetxattr(path, fs.LinkAttr, nil)
+	if err != nil && err != unix.ENODATA {
+		t.Fatal(err)
+	}
+	return err == nil
+}
