@@ -60,7 +60,7 @@ type files map[string]string
 // ct is a template area, a private tree and a mountpoint in one temp dir.
 type ct struct {
 	tmpl, priv, mnt, log string
-	pid              int // serving process
+	pid                  int // serving process
 }
 
 func newCT(t *testing.T, lower, upper files) *ct {
