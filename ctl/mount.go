@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +34,7 @@ var mountCommand = &cli.Command{
 		&cli.StringFlag{Name: "log", Usage: "log `FILE` of the serving process (default /run/ezfs/mount-<mountpoint>.log)"},
 		&cli.BoolFlag{Name: "no-passthrough", Usage: "serve reads and writes from the daemon, not by FUSE passthrough"},
 		&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request"},
+		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the serving process to `FILE` when it exits"},
 		&cli.IntFlag{Name: "ready-fd", Hidden: true, Value: -1},
 	},
 	Action: runMount,
@@ -156,6 +158,13 @@ func startBackground(c *cli.Context, a mountArgs) error {
 	if c.Bool("debug") {
 		args = append(args, "--debug")
 	}
+	if p := c.String("cpuprofile"); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return err
+		}
+		args = append(args, "--cpuprofile", abs)
+	}
 	cmd := exec.Command(self, append(args, a.mountpoint)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{pw}
@@ -187,6 +196,17 @@ func serve(c *cli.Context, a mountArgs) error {
 		ready = os.NewFile(uintptr(fd), "ready")
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("mountpoint", a.mountpoint)
+	if p := c.String("cpuprofile"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return fmt.Errorf("mount: cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("mount: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	srv, err := fs.Mount(a.mountpoint, fs.Options{
 		TemplateRoot:  a.template,
 		PrivateRoot:   a.private,

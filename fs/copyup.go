@@ -24,7 +24,7 @@ func (t *tree) copyUp(dirfd int, name, value string, trunc int64) (copied int64,
 	if err := statAt(dst, "", &entry); err != nil {
 		return 0, err
 	}
-	src, err := openBeneath(t.tmplfd, value, unix.O_RDONLY)
+	src, err := t.tmpl.open(value, unix.O_RDONLY)
 	if err != nil {
 		return 0, fmt.Errorf("copy-up: open template file %q: %w", value, err)
 	}

@@ -53,9 +53,7 @@ func CheckLinkValue(v string) error {
 func readLinkValue(dirfd int, name string) (value string, ok bool, err error) {
 	buf := make([]byte, 256)
 	for {
-		n, err := retryEINTR(func() (int, error) {
-			return unix.Lgetxattr(procPath(dirfd, name), LinkAttr, buf)
-		})
+		n, err := lgetxattrAt(dirfd, name, LinkAttr, buf)
 		switch {
 		case err == unix.ENODATA:
 			return "", false, nil

@@ -15,10 +15,11 @@ import (
 
 // Server is one mounted private tree.
 type Server struct {
-	srv        *fuse.Server
-	t          *tree
-	privfd     int
-	mountpoint string
+	srv         *fuse.Server
+	t           *tree
+	root        *dirNode
+	mountpoint  string
+	ownTemplate bool // opened by Mount, closed by Wait
 }
 
 // ErrNeedRoot is returned by Mount when not run as root: the link
@@ -58,21 +59,24 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 			closeFD(privfd)
 		}
 	}()
-	tmplfd, err := openTemplateReadOnly(opts.TemplateRoot, logger)
-	if err != nil {
-		return nil, fmt.Errorf("mount: open template area %s: %w", opts.TemplateRoot, err)
-	}
-	defer func() {
-		if err != nil {
-			closeFD(tmplfd)
+	tmpl, ownTemplate := opts.Template, false
+	if tmpl == nil {
+		if tmpl, err = OpenTemplate(opts.TemplateRoot, logger); err != nil {
+			return nil, fmt.Errorf("mount: %w", err)
 		}
-	}()
+		ownTemplate = true
+		defer func() {
+			if err != nil {
+				tmpl.Close()
+			}
+		}()
+	}
 	var rootSt unix.Stat_t
 	if err := statAt(privfd, "", &rootSt); err != nil {
 		return nil, err
 	}
 
-	t := &tree{tmplfd: tmplfd, passthrough: !opts.NoPassthrough, log: logger}
+	t := &tree{tmpl: tmpl, passthrough: !opts.NoPassthrough, log: logger}
 	root := &dirNode{node: node{t: t, self: newFDBox(privfd)}}
 	fsname := opts.FsName
 	if fsname == "" {
@@ -113,24 +117,7 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 		t.passthrough = false
 		logger.Warn("this kernel offers no FUSE passthrough; reads and writes go through the daemon")
 	}
-	return &Server{srv: srv, t: t, privfd: privfd, mountpoint: mountpoint}, nil
-}
-
-// openTemplateReadOnly returns the root of a private, read-only clone of
-// the template area's mount (open_tree + mount_setattr): no path of the
-// daemon, nor of the kernel's passthrough, can then write a template file.
-// Where that is not possible it opens the area itself and says so.
-func openTemplateReadOnly(path string, logger *slog.Logger) (int, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
-	if err == nil {
-		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-		if err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err == nil {
-			return fd, nil
-		}
-		closeFD(fd)
-	}
-	logger.Warn("template area is not isolated read-only; opening it directly", "path", path, "err", err)
-	return unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	return &Server{srv: srv, t: t, root: root, mountpoint: mountpoint, ownTemplate: ownTemplate}, nil
 }
 
 // Unmount detaches the mount; with lazy it detaches even while busy.
@@ -150,7 +137,11 @@ func (s *Server) Unmount(lazy bool) error {
 // Wait returns when the kernel has ended the mount, and frees what it held.
 func (s *Server) Wait() {
 	s.srv.Wait()
-	closeFD(s.t.tmplfd)
+	s.t.stopReadahead()
+	s.root.self.close()
+	if s.ownTemplate {
+		s.t.tmpl.Close()
+	}
 }
 
 // Stats returns the mount's counters.

@@ -164,23 +164,29 @@ func fillAttr(out *fuse.Attr, st *unix.Stat_t) {
 	out.Blksize = uint32(st.Blksize)
 }
 
-// newChild makes the node for (dirfd, name) that st describes. A child the
-// bridge already knows under that name and identity is reused as it is,
-// which saves opening a directory fd that would only be thrown away.
-func (t *tree) newChild(ctx context.Context, parent *fusefs.Inode, dirfd int, name string, st *unix.Stat_t) (*fusefs.Inode, error) {
+// identify reads what kind of node (dirfd, name) is: its identity and,
+// for a link entry, its resolved target.
+func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableAttr, *linkTarget, error) {
 	mode := st.Mode & unix.S_IFMT
 	id := fusefs.StableAttr{Mode: mode, Ino: st.Ino, Gen: genPlain}
-	var link *linkTarget
-	if mode == unix.S_IFREG {
-		value, ok, err := readLinkValue(dirfd, name)
-		if err != nil && !ok {
-			return nil, err
-		}
-		if ok {
-			id.Gen = genLink
-			link = t.resolveLink(value, err)
-		}
+	if mode != unix.S_IFREG {
+		return id, nil, nil
 	}
+	value, ok, err := readLinkValue(dirfd, name)
+	if err != nil && !ok {
+		return id, nil, err
+	}
+	if !ok {
+		return id, nil, nil
+	}
+	id.Gen = genLink
+	return id, t.resolveLink(value, err), nil
+}
+
+// makeChild returns the node for (dirfd, name) with identity id. A child
+// the bridge already knows under that name and identity is reused as it
+// is, which saves opening a directory fd that would only be thrown away.
+func (t *tree) makeChild(ctx context.Context, parent *fusefs.Inode, dirfd int, name string, st *unix.Stat_t, id fusefs.StableAttr, link *linkTarget) (*fusefs.Inode, error) {
 	if old := parent.GetChild(name); old != nil && old.StableAttr() == id {
 		if ln, ok := old.Operations().(*linkNode); ok {
 			ln.retarget(link)
@@ -189,7 +195,7 @@ func (t *tree) newChild(ctx context.Context, parent *fusefs.Inode, dirfd int, na
 	}
 	var ops fusefs.InodeEmbedder
 	switch {
-	case mode == unix.S_IFDIR:
+	case id.Mode == unix.S_IFDIR:
 		fd, err := openat(dirfd, name, unix.O_PATH|unix.O_DIRECTORY, 0)
 		if err != nil {
 			return nil, err
@@ -206,12 +212,26 @@ func (t *tree) newChild(ctx context.Context, parent *fusefs.Inode, dirfd int, na
 		ln := &linkNode{node: node{t: t}}
 		ln.link.Store(link)
 		ops = ln
-	case mode == unix.S_IFREG:
+	case id.Mode == unix.S_IFREG:
 		ops = &fileNode{node: node{t: t}}
 	default:
 		ops = &specialNode{node: node{t: t}}
 	}
 	return parent.NewInode(ctx, ops, id), nil
+}
+
+// childEntry finishes a lookup: the node and the attributes the kernel
+// caches for it.
+func (t *tree) childEntry(ctx context.Context, parent *fusefs.Inode, dirfd int, name string, st *unix.Stat_t, id fusefs.StableAttr, link *linkTarget, out *fuse.EntryOut) (*fusefs.Inode, error) {
+	child, err := t.makeChild(ctx, parent, dirfd, name, st, id, link)
+	if err != nil {
+		return nil, err
+	}
+	fillAttr(&out.Attr, st)
+	if ln, ok := child.Operations().(*linkNode); ok {
+		ln.fixAttr(&out.Attr)
+	}
+	return child, nil
 }
 
 // lookupChild stats name in the directory and makes its node.
@@ -220,13 +240,9 @@ func (t *tree) lookupChild(ctx context.Context, parent *fusefs.Inode, dirfd int,
 	if err := statAt(dirfd, name, &st); err != nil {
 		return nil, err
 	}
-	child, err := t.newChild(ctx, parent, dirfd, name, &st)
+	id, link, err := t.identify(dirfd, name, &st)
 	if err != nil {
 		return nil, err
 	}
-	fillAttr(&out.Attr, &st)
-	if ln, ok := child.Operations().(*linkNode); ok {
-		ln.fixAttr(&out.Attr)
-	}
-	return child, nil
+	return t.childEntry(ctx, parent, dirfd, name, &st, id, link, out)
 }

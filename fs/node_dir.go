@@ -3,7 +3,6 @@ package fs
 import (
 	"context"
 	"syscall"
-	"unsafe"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -19,7 +18,6 @@ type dirNode struct {
 
 var (
 	_ fusefs.NodeLookuper    = (*dirNode)(nil)
-	_ fusefs.NodeReaddirer   = (*dirNode)(nil)
 	_ fusefs.NodeMkdirer     = (*dirNode)(nil)
 	_ fusefs.NodeMknoder     = (*dirNode)(nil)
 	_ fusefs.NodeCreater     = (*dirNode)(nil)
@@ -55,54 +53,6 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	}
 	child, err := d.t.lookupChild(ctx, d.EmbeddedInode(), d.fd(), name, out)
 	return child, d.t.errno(err)
-}
-
-// Readdir reads the whole directory at once: the kernel caches listings
-// (FOPEN_CACHE_DIR), so each directory is read about once.
-func (d *dirNode) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
-	fd, err := openat(d.fd(), ".", unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		return nil, d.t.errno(err)
-	}
-	defer closeFD(fd)
-	var entries []fuse.DirEntry
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := retryEINTR(func() (int, error) { return unix.Getdents(fd, buf) })
-		if err != nil {
-			return nil, d.t.errno(err)
-		}
-		if n == 0 {
-			break
-		}
-		entries = parseDirents(buf[:n], entries)
-	}
-	return fusefs.NewListDirStream(entries), 0
-}
-
-// parseDirents decodes linux_dirent64 records.
-func parseDirents(buf []byte, out []fuse.DirEntry) []fuse.DirEntry {
-	for len(buf) >= 19 {
-		reclen := int(*(*uint16)(unsafe.Pointer(&buf[16])))
-		if reclen < 19 || reclen > len(buf) {
-			break
-		}
-		rec := buf[:reclen]
-		buf = buf[reclen:]
-		name := rec[19:]
-		for i, c := range name {
-			if c == 0 {
-				name = name[:i]
-				break
-			}
-		}
-		out = append(out, fuse.DirEntry{
-			Ino:  *(*uint64)(unsafe.Pointer(&rec[0])),
-			Mode: uint32(rec[18]) << 12, // DT_* is S_IFMT >> 12
-			Name: string(name),
-		})
-	}
-	return out
 }
 
 func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {

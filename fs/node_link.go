@@ -38,6 +38,12 @@ type linkTarget struct {
 }
 
 func (t *tree) resolveLink(value string, readErr error) *linkTarget {
+	tp := t.tmpl
+	if readErr == nil {
+		if lt, ok := tp.links.Load(value); ok {
+			return lt.(*linkTarget)
+		}
+	}
 	lt := &linkTarget{value: value, err: readErr}
 	if lt.err == nil {
 		lt.err = CheckLinkValue(value)
@@ -45,22 +51,20 @@ func (t *tree) resolveLink(value string, readErr error) *linkTarget {
 	if lt.err != nil {
 		return lt
 	}
-	fd, err := openBeneath(t.tmplfd, value, unix.O_PATH)
-	if err != nil {
-		lt.err = fmt.Errorf("%w: open %q in the template area: %v", ErrBadLink, value, err)
-		return lt
-	}
-	defer closeFD(fd)
 	var st unix.Stat_t
-	if err := statAt(fd, "", &st); err != nil {
-		lt.err = err
-		return lt
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+	err := tp.at(value, func(dirfd int, name string) error { return statAt(dirfd, name, &st) })
+	switch {
+	case err != nil:
+		lt.err = fmt.Errorf("%w: %q in the template area: %v", ErrBadLink, value, err)
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
 		lt.err = fmt.Errorf("%w: %q is not a regular file", ErrBadLink, value)
-		return lt
+	default:
+		lt.size, lt.blocks = st.Size, st.Blocks
+		// Template files never change: a resolved target stays right
+		// for good. Failures are not kept; the package may be installed
+		// later.
+		tp.links.Store(value, lt)
 	}
-	lt.size, lt.blocks = st.Size, st.Blocks
 	return lt
 }
 
@@ -118,7 +122,7 @@ func (l *linkNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 		}
 		return nil, 0, syscall.ESTALE
 	}
-	fd, err := openBeneath(l.t.tmplfd, lt.value, unix.O_RDONLY)
+	fd, err := l.t.tmpl.open(lt.value, unix.O_RDONLY)
 	if err != nil {
 		return nil, 0, l.badLink(&linkTarget{value: lt.value, err: err})
 	}

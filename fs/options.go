@@ -10,6 +10,10 @@ type Options struct {
 	TemplateRoot string // absolute; the template area, shared and never written
 	PrivateRoot  string // absolute; the container's tree (root/ of a private area)
 
+	// Template, if set, is the opened TemplateRoot, shared with other
+	// mounts; else Mount opens its own.
+	Template *Template
+
 	// NoPassthrough serves reads and writes from the daemon instead of
 	// FUSE passthrough; for benchmarks and kernels that refuse it.
 	NoPassthrough bool

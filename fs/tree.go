@@ -15,10 +15,11 @@ const (
 
 // tree is what every node of one mount shares.
 type tree struct {
-	tmplfd      int // root of a read-only clone of the template area
+	tmpl        *Template
 	passthrough bool
 	log         *slog.Logger
 	stats       Stats
+	ra          readahead
 }
 
 // Stats counts what a mount did; read it with Server.Stats.

@@ -1,0 +1,139 @@
+// Command ezbench times ezfs against the same files on the native
+// filesystem (and other targets) in one run and prints medians and
+// ratios. It needs root and FUSE.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "ezbench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	dir := flag.String("dir", "/var/tmp/ezbench", "work `DIR` (on a real disk filesystem; data is kept for later runs)")
+	runs := flag.Int("runs", 5, "measured runs per workload, after one warm-up for warm workloads")
+	quick := flag.Bool("quick", false, "smaller data and 3 runs")
+	targetsFlag := flag.String("targets", "native,ezfs,ezfs-nopassthrough,overlay", "comma-separated `list` of targets")
+	workloadsFlag := flag.String("workloads", "", "comma-separated `list` of workloads (default all)")
+	jsonOut := flag.String("json", "", "write every sample to `FILE`")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root (mounts, dropping caches)")
+	}
+	bigSize := int64(1 << 30)
+	if *quick {
+		bigSize, *runs = 256<<20, 3
+	}
+	self, _ := os.Executable()
+	ezctl := filepath.Join(filepath.Dir(self), "ezctl")
+	if _, err := os.Stat(ezctl); err != nil {
+		return fmt.Errorf("ezctl not found beside ezbench (%s): run make build", ezctl)
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
+	}
+	fmt.Printf("preparing data in %s ...\n", *dir)
+	d, err := prepareData(*dir, bigSize, *quick)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("data: %s, %d files, plus one %d MiB file; %d runs; %s, %d cores, %s\n",
+		d.source, d.files, bigSize>>20, *runs, runtime.GOOS, runtime.NumCPU(), time.Now().UTC().Format(time.DateOnly))
+
+	all := map[string]target{
+		"native":             &nativeTarget{d: d},
+		"ezfs":               &ezfsTarget{d: d, ezctl: ezctl, passthrough: true},
+		"ezfs-nopassthrough": &ezfsTarget{d: d, ezctl: ezctl},
+		"overlay":            &overlayTarget{d: d},
+	}
+	var targets []target
+	for _, name := range strings.Split(*targetsFlag, ",") {
+		t, ok := all[name]
+		if !ok {
+			return fmt.Errorf("unknown target %q (have native, ezfs, ezfs-nopassthrough, overlay)", name)
+		}
+		targets = append(targets, t)
+	}
+	defer func() {
+		for _, t := range targets {
+			t.Close()
+		}
+	}()
+	var want []string
+	if *workloadsFlag != "" {
+		want = strings.Split(*workloadsFlag, ",")
+	}
+	var results []result
+	for _, w := range workloads() {
+		if want != nil && !slices.Contains(want, w.name) {
+			continue
+		}
+		for _, t := range targets {
+			r := measure(w, t, d, *runs)
+			results = append(results, r)
+			fmt.Fprintf(os.Stderr, "  %-16s %-20s %s\n", w.label(), t.Name(), format(r.median(), r.Unit))
+		}
+	}
+	fmt.Println()
+	printTable(os.Stdout, results)
+	if *jsonOut != "" {
+		meta := map[string]any{"data": d.source, "files": d.files, "big_bytes": bigSize, "runs": *runs,
+			"date": time.Now().UTC().Format(time.RFC3339), "cores": runtime.NumCPU()}
+		return writeJSON(*jsonOut, meta, results)
+	}
+	return nil
+}
+
+func measure(w workload, t target, d *dataset, runs int) result {
+	r := result{Workload: w.label(), Target: t.Name(), Unit: w.unit}
+	if w.once {
+		runs = 1
+	} else if !w.cold {
+		if _, err := w.run(t, d); err != nil { // warm-up
+			r.Error = err.Error()
+			return r
+		}
+	}
+	for i := 0; i < runs; i++ {
+		if w.cold {
+			if _, err := t.Open(0); err != nil { // mounted before the caches go
+				r.Error = err.Error()
+				return r
+			}
+			if err := dropCaches(); err != nil {
+				r.Error = err.Error()
+				return r
+			}
+			settle(serverPIDs(t))
+		}
+		v, err := w.run(t, d)
+		if err != nil {
+			r.Error = err.Error()
+			return r
+		}
+		r.Samples = append(r.Samples, v)
+	}
+	return r
+}
+
+func serverPIDs(t target) []int {
+	var pids []int
+	for i := 0; i < 4; i++ {
+		if p := t.ServerPID(i); p > 0 {
+			pids = append(pids, p)
+		}
+	}
+	return pids
+}
