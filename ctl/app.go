@@ -13,7 +13,11 @@ func App() *cli.App {
 	return &cli.App{
 		Name:  "ezctl",
 		Usage: "containers sharing one copy of an OS, over the ezfs filesystem",
+		Flags: globalFlags,
 		Commands: []*cli.Command{
+			templateCommand,
+			repoCommand,
+			cacheCommand,
 			mountCommand,
 			umountCommand,
 		},

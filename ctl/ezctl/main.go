@@ -9,7 +9,7 @@ import (
 )
 
 func main() {
-	if err := ctl.App().Run(os.Args); err != nil {
+	if err := ctl.Run(os.Args); err != nil {
 		fmt.Fprintf(os.Stderr, "ezctl: %v\n", err)
 		os.Exit(ctl.ExitCode(err))
 	}

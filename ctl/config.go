@@ -1,0 +1,52 @@
+package ctl
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/ezfs/ezfs/tmpl"
+	"github.com/urfave/cli/v2"
+)
+
+var globalFlags = []cli.Flag{
+	&cli.StringFlag{Name: "conf", Usage: "read the vz.conf `FILE`", EnvVars: []string{"EZFS_CONF"}},
+	&cli.StringFlag{Name: "vz", Usage: "keep everything under `DIR` (DIR/template, DIR/private/ID, DIR/root/ID); no vz.conf", EnvVars: []string{"EZFS_VZ"}},
+}
+
+// config returns the node's configuration from --vz, --conf or the
+// default vz.conf.
+func config(c *cli.Context) (*tmpl.Config, error) {
+	vz, conf := c.String("vz"), c.String("conf")
+	if vz != "" && conf != "" {
+		return nil, fmt.Errorf("--vz and --conf exclude each other; give one")
+	}
+	if vz != "" {
+		return tmpl.VZConfig(vz)
+	}
+	if conf != "" {
+		return tmpl.LoadConfig(conf, true)
+	}
+	return tmpl.LoadConfig(tmpl.DefaultConfPath, false)
+}
+
+func area(c *cli.Context) (*tmpl.Area, *tmpl.Config, error) {
+	cfg, err := config(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &tmpl.Area{Root: cfg.Template}, cfg, nil
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func needArgs(c *cli.Context, n int, what string) error {
+	if c.NArg() != n {
+		return fmt.Errorf("%s: want %s (see %s --help)", c.Command.HelpName, what, c.Command.HelpName)
+	}
+	return nil
+}

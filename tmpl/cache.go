@@ -1,0 +1,304 @@
+package tmpl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sys/unix"
+)
+
+// MountFunc mounts a private tree over the template area at mountpoint;
+// the returned function unmounts it. Cache creation runs the template's
+// scripts against a staging container mounted this way.
+type MountFunc func(template, private, mountpoint string) (unmount func() error, err error)
+
+// CacheOptions configures cache creation.
+type CacheOptions struct {
+	Update   bool // replace an existing cache, keeping it as .tar.gz-old
+	Reporter Reporter
+	Mount    MountFunc
+}
+
+// CacheResult describes a cache written.
+type CacheResult struct {
+	Path     string
+	Packages []*Installed
+	Files    int   // link entries
+	Bytes    int64 // of the tarball
+	New      []string
+}
+
+// ErrCacheExists is returned by cache create for a cached template.
+var ErrCacheExists = errors.New("cache exists")
+
+// ErrNoCache is returned for a template that has no cache.
+var ErrNoCache = errors.New("no cache")
+
+// VZPackagesFile is where a private area lists its packages.
+const VZPackagesFile = "templates/vzpackages"
+
+// lockCache serialises cache operations on one area.
+func (a *Area) lockCache() (func(), error) {
+	if err := os.MkdirAll(a.CacheDir(), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(a.CacheDir(), ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another cache operation is running on %s (lock %s); wait for it", a.Root, f.Name())
+	}
+	return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+}
+
+// CreateCache installs the packages of an OS template (base, or set on
+// its base) into the area and writes the cache tarball containers are
+// created from. On any failure the previous cache and the area are left
+// as they were: packages it unpacked are removed again.
+func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) (res *CacheResult, err error) {
+	rep := opts.Reporter
+	if rep == nil {
+		rep = Quiet{}
+	}
+	st, err := a.Stack(name)
+	if err != nil {
+		return nil, err
+	}
+	osName := st.Base.Name()
+	if len(st.Layers) > 0 {
+		osName = st.Layers[0].Name()
+	}
+	final := a.CachePath(osName)
+	if _, err := os.Stat(final); err == nil && !opts.Update {
+		return nil, fmt.Errorf("%w: %s; rebuild it with: ezctl cache update %s", ErrCacheExists, final, osName)
+	}
+	unlock, err := a.lockCache()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	cleanStale(a.CacheDir())
+
+	m, err := managerFor(st.PackageManager())
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", st.Base.Name(), err)
+	}
+	j := a.newJob(st, rep)
+	rep.Step("reading the repositories of %s", osName)
+	sources, err := j.sources(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := m.LoadIndex(ctx, j, sources)
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := ix.Resolve(append(m.Base(ix), st.Packages()...))
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", osName, err)
+	}
+	rep.Step("%d packages to install (%d in the repositories)", len(pkgs), ix.Len())
+
+	stage := filepath.Join(a.CacheDir(), fmt.Sprintf(".new-%s-%d", osName, os.Getpid()))
+	priv, mnt := filepath.Join(stage, "private"), filepath.Join(stage, "mnt")
+	for _, d := range []string{filepath.Join(priv, "root"), filepath.Join(priv, "templates"), mnt} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	var created []string
+	defer func() {
+		os.RemoveAll(stage)
+		if err != nil {
+			for _, d := range created {
+				os.RemoveAll(d)
+			}
+		}
+	}()
+	ctid := "cache-" + osName
+	scripts := func(script string) error {
+		var runs []*Template
+		for _, t := range append([]*Template{st.Base}, st.Layers...) {
+			if _, ok := t.Scripts[script]; ok {
+				runs = append(runs, t)
+			}
+		}
+		if len(runs) == 0 {
+			return nil
+		}
+		if opts.Mount == nil {
+			return fmt.Errorf("template %s has a %s script but nothing to mount the staging container with", osName, script)
+		}
+		rep.Step("running %s against the staging container", script)
+		unmount, err := opts.Mount(a.Root, filepath.Join(priv, "root"), mnt)
+		if err != nil {
+			return fmt.Errorf("mount the staging container: %w", err)
+		}
+		for _, t := range runs {
+			if err = runScript(ctx, t, script, mnt, ctid, j.env); err != nil {
+				break
+			}
+		}
+		if uerr := unmount(); err == nil && uerr != nil {
+			err = fmt.Errorf("unmount the staging container: %w", uerr)
+		}
+		return err
+	}
+	if err = scripts("pre-cache"); err != nil {
+		return nil, err
+	}
+	installed, created, err := j.ensurePackages(ctx, m, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	rep.Step("laying out %d packages as link entries", len(installed))
+	files, err := a.layout(filepath.Join(priv, "root"), installed, rep)
+	if err != nil {
+		return nil, err
+	}
+	if err = writeVZPackages(filepath.Join(priv, VZPackagesFile), osName, installed); err != nil {
+		return nil, err
+	}
+	if err = scripts("post-cache"); err != nil {
+		return nil, err
+	}
+	rep.Step("writing %s", final)
+	size, err := a.commitCache(priv, final)
+	if err != nil {
+		return nil, err
+	}
+	return &CacheResult{Path: final, Packages: installed, Files: files, Bytes: size, New: created}, nil
+}
+
+// layout builds the container tree of the packages and returns how many
+// link entries it made.
+func (a *Area) layout(root string, pkgs []*Installed, rep Reporter) (int, error) {
+	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	sk := NewSkeleton(fd, a)
+	sk.Warning = rep.Step
+	files := 0
+	for _, p := range pkgs {
+		if err := sk.Add(p); err != nil {
+			return 0, err
+		}
+		for _, e := range p.Entries {
+			if e.Type == 'f' {
+				files++
+			}
+		}
+	}
+	return files, nil
+}
+
+// writeVZPackages lists the packages of a private area:
+// "<name> <version> <arch> <template>" per line.
+func writeVZPackages(p, template string, pkgs []*Installed) error {
+	var b bytes.Buffer
+	b.WriteString("# packages linked into this container: name version arch template\n")
+	lines := make([]string, 0, len(pkgs))
+	for _, ip := range pkgs {
+		lines = append(lines, fmt.Sprintf("%s %s %s %s\n", ip.Name, ip.Version, ip.Arch, template))
+	}
+	sort.Strings(lines)
+	b.WriteString(strings.Join(lines, ""))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return writeFileSync(p, b.Bytes())
+}
+
+// commitCache writes the tarball of the staging private area beside its
+// place, then renames it in; an older cache becomes .tar.gz-old.
+func (a *Area) commitCache(priv, final string) (int64, error) {
+	tmp := final + fmt.Sprintf(".new-%d", os.Getpid())
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	err = writeTree(f, priv)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return 0, fmt.Errorf("write cache: %w", err)
+	}
+	st, _ := os.Stat(tmp)
+	if _, err := os.Stat(final); err == nil {
+		if err := os.Rename(final, final+"-old"); err != nil {
+			os.Remove(tmp)
+			return 0, err
+		}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		os.Rename(final+"-old", final)
+		return 0, err
+	}
+	syncDir(filepath.Dir(final))
+	return st.Size(), nil
+}
+
+func syncDir(dir string) {
+	if f, err := os.Open(dir); err == nil {
+		f.Sync()
+		f.Close()
+	}
+}
+
+// RemoveCache deletes an OS template's cache (and the one it replaced).
+func (a *Area) RemoveCache(name string) error {
+	p := a.CachePath(strings.TrimPrefix(name, "."))
+	if _, err := os.Stat(p); err != nil {
+		return fmt.Errorf("%w for %s (%s)", ErrNoCache, name, p)
+	}
+	unlock, err := a.lockCache()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	os.Remove(p + "-old")
+	return os.Remove(p)
+}
+
+// ExtractCache unpacks a cache tarball into an empty private area
+// directory: the container's root/ with its link entries, and
+// templates/vzpackages.
+func ExtractCache(tarball, private string) error {
+	f, err := os.Open(tarball)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return fmt.Errorf("cache %s: %w", tarball, err)
+	}
+	fd, err := unix.Open(private, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	_, err = extractTar(zr, fd, extractPolicy{links: true, devices: true, owners: true, xattrs: true,
+		maxBytes: maxPackageBytes, maxFiles: 1 << 24})
+	if err != nil {
+		return fmt.Errorf("cache %s: %w", tarball, err)
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package tmpl
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Template is one parsed template config directory.
+type Template struct {
+	ID
+	Dir string // absolute path of the config directory
+
+	Packages       []string
+	PackageManager string   // base OS templates only
+	Repositories   []string // own lines, before merging with the base
+	Mirrorlist     []string
+	Distribution   string
+	Summary        string
+	Description    string
+	Environment    []string // KEY=value
+	Version        string
+	Release        string
+	Scripts        map[string]string // script name -> absolute path
+	Docs           []string          // other files
+}
+
+// Script names, as files in a config directory.
+var ScriptNames = []string{"pre-cache", "post-cache", "pre-install", "post-install",
+	"pre-upgrade", "post-upgrade", "pre-remove", "post-remove"}
+
+// Package managers a base OS template may name.
+var PackageManagers = []string{"dpkg", "tar"}
+
+// ErrBadTemplate marks a template config that breaks a rule.
+var ErrBadTemplate = errors.New("invalid template")
+
+// LoadTemplate reads and checks the config directory dir of template id.
+func LoadTemplate(dir string, id ID) (*Template, error) {
+	t := &Template{ID: id, Dir: dir, Scripts: map[string]string{}}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", id.FullName(), err)
+	}
+	has := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		path := filepath.Join(dir, name)
+		if e.IsDir() || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if !e.Type().IsRegular() {
+			return nil, t.errorf(name, "is not a regular file")
+		}
+		has[name] = true
+		if slices.Contains(ScriptNames, name) {
+			t.Scripts[name] = path
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", id.FullName(), err)
+		}
+		switch name {
+		case "packages":
+			t.Packages, err = listLines(data)
+		case "repositories":
+			t.Repositories, err = listLines(data)
+		case "mirrorlist":
+			t.Mirrorlist, err = listLines(data)
+		case "package_manager":
+			t.PackageManager, err = oneWord(data)
+		case "distribution":
+			t.Distribution, err = oneWord(data)
+		case "version":
+			t.Version, err = oneWord(data)
+		case "release":
+			t.Release, err = oneWord(data)
+		case "summary":
+			t.Summary = strings.TrimSpace(string(stripComments(data)))
+		case "description":
+			t.Description = strings.TrimSpace(string(data))
+		case "environment":
+			var vars map[string]string
+			var order []string
+			vars, order, err = ParseShellVars(bytes.NewReader(data), filepath.Join(id.ConfigDir(), name))
+			for _, k := range order {
+				t.Environment = append(t.Environment, k+"="+vars[k])
+			}
+		default:
+			t.Docs = append(t.Docs, name)
+		}
+		if err != nil {
+			return nil, t.errorf(name, "%v", err)
+		}
+	}
+	sort.Strings(t.Docs)
+	if err := t.check(has); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Template) errorf(file, format string, args ...any) error {
+	return fmt.Errorf("%w %s (%s): %s: %s", ErrBadTemplate, t.FullName(), t.Kind(),
+		filepath.Join(t.ConfigDir(), file), fmt.Sprintf(format, args...))
+}
+
+// check enforces the rules of DESIGN.md on which files a template must
+// and must not have.
+func (t *Template) check(has map[string]bool) error {
+	if !has["packages"] {
+		return t.errorf("packages", "missing; every template lists its packages (an empty file will do)")
+	}
+	if t.Kind() == OSBase {
+		if !has["package_manager"] {
+			return t.errorf("package_manager", "missing; a base OS template names its package manager (%s)", strings.Join(PackageManagers, " or "))
+		}
+		if !slices.Contains(PackageManagers, t.PackageManager) {
+			return t.errorf("package_manager", "unknown package manager %q (want %s)", t.PackageManager, strings.Join(PackageManagers, " or "))
+		}
+		if !has["repositories"] && !has["mirrorlist"] {
+			return t.errorf("repositories", "missing; a base OS template needs repositories or a mirrorlist")
+		}
+		if len(t.Repositories) == 0 && len(t.Mirrorlist) == 0 {
+			return t.errorf("repositories", "lists no repository, and there is no mirrorlist that does")
+		}
+		return nil
+	}
+	for _, f := range []string{"package_manager", "distribution"} {
+		if has[f] {
+			return t.errorf(f, "only a base OS template may have it (%s has it from %s); remove the file", t.Name(), t.Base().Name())
+		}
+	}
+	return nil
+}
+
+// listLines returns the non-empty, non-comment lines of a list file.
+func listLines(data []byte) ([]string, error) {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(stripComments(data)))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out, sc.Err()
+}
+
+func oneWord(data []byte) (string, error) {
+	lines, err := listLines(data)
+	if err != nil {
+		return "", err
+	}
+	if len(lines) != 1 || strings.ContainsAny(lines[0], " \t") {
+		return "", fmt.Errorf("want one word, got %q", strings.Join(lines, "\\n"))
+	}
+	return lines[0], nil
+}
+
+// stripComments drops "#" comments to the end of each line.
+func stripComments(data []byte) []byte {
+	out := make([]byte, 0, len(data))
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if i := bytes.IndexByte(line, '#'); i >= 0 {
+			out = append(out, line[:i]...)
+			if bytes.HasSuffix(line, []byte("\n")) {
+				out = append(out, '\n')
+			}
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out
+}

@@ -1,0 +1,136 @@
+package tmpl
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func writeConfig(t *testing.T, dir string, fs map[string]string) {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	for n, d := range fs {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestParseConfigDir(t *testing.T) {
+	for _, tc := range []struct {
+		rel  string
+		name string
+		kind Kind
+		err  bool
+	}{
+		{"debian/12/x86_64/config/os/default", "debian-12-x86_64", OSBase, false},
+		{"debian/12/x86_64/config/os/minimal", "debian-12-x86_64-minimal", OSSet, false},
+		{"debian/12/x86_64/config/app/nginx/default", "nginx", App, false},
+		{"debian/12/x86_64/config/app/php-fpm/8.2", "php-fpm-8.2", AppSet, false},
+		{"debian/12/x86_64/config/other/x", "", 0, true},
+		{"debian/12/config/os/default", "", 0, true},
+		{"debian/.12/x86_64/config/os/default", "", 0, true},
+	} {
+		id, err := ParseConfigDir(tc.rel)
+		if tc.err {
+			if err == nil || !errors.Is(err, ErrBadLayout) {
+				t.Errorf("%s: err %v", tc.rel, err)
+			}
+			continue
+		}
+		if err != nil || id.Name() != tc.name || id.Kind() != tc.kind || id.ConfigDir() != tc.rel {
+			t.Errorf("%s: %+v %q %v %v", tc.rel, id, id.Name(), id.Kind(), err)
+		}
+	}
+}
+
+func TestTemplateRules(t *testing.T) {
+	base := ID{OS: "d", Ver: "1", Arch: "x86_64"}
+	set := ID{OS: "d", Ver: "1", Arch: "x86_64", Set: "min"}
+	app := ID{OS: "d", Ver: "1", Arch: "x86_64", App: "web"}
+	good := map[string]string{"packages": "a\nb # comment\n\n# x\n", "package_manager": "tar\n", "repositories": "/r\n"}
+	for _, tc := range []struct {
+		name  string
+		id    ID
+		files map[string]string
+		err   string
+	}{
+		{"good base", base, good, ""},
+		{"base with mirrorlist only", base, map[string]string{"packages": "a", "package_manager": "dpkg", "mirrorlist": "http://m/list"}, ""},
+		{"no packages", base, map[string]string{"package_manager": "tar", "repositories": "/r"}, "packages: missing"},
+		{"no package_manager", base, map[string]string{"packages": "a", "repositories": "/r"}, "package_manager: missing"},
+		{"no repositories", base, map[string]string{"packages": "a", "package_manager": "tar"}, "repositories: missing"},
+		{"empty repositories", base, map[string]string{"packages": "a", "package_manager": "tar", "repositories": "# none\n"}, "lists no repository"},
+		{"bad package_manager", base, map[string]string{"packages": "a", "package_manager": "apt get", "repositories": "/r"}, "want one word"},
+		{"set", set, map[string]string{"packages": "a"}, ""},
+		{"set with package_manager", set, map[string]string{"packages": "a", "package_manager": "tar"}, "only a base OS template"},
+		{"set with distribution", set, map[string]string{"packages": "a", "distribution": "x"}, "only a base OS template"},
+		{"app", app, map[string]string{"packages": "a", "repositories": "/extra", "post-install": "#!/bin/sh\n", "README": "doc"}, ""},
+		{"app with package_manager", app, map[string]string{"packages": "a", "package_manager": "tar"}, "only a base OS template"},
+		{"app without packages", app, map[string]string{"summary": "x"}, "packages: missing"},
+		{"bad environment", app, map[string]string{"packages": "a", "environment": "not a var\n"}, "want KEY=value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeConfig(t, dir, tc.files)
+			tpl, err := LoadTemplate(dir, tc.id)
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrBadTemplate) && !strings.Contains(tc.err, "KEY") {
+				t.Fatalf("err %v, want %q", err, tc.err)
+			}
+			if !strings.Contains(err.Error(), tc.id.FullName()) {
+				t.Errorf("error does not name the template: %v", err)
+			}
+			_ = tpl
+		})
+	}
+}
+
+func TestLoadTemplateFields(t *testing.T) {
+	dir := t.TempDir()
+	writeConfig(t, dir, map[string]string{
+		"packages": "a\nb (>= 2) | c\n", "package_manager": "tar\n", "repositories": "/r1\n/r2 # second\n",
+		"summary": "Sum # not this\n", "description": "Long\n# kept\n", "environment": "A=1\nB=\"x y\"\n",
+		"post-cache": "#!/bin/sh\n", "NOTES": "doc",
+	})
+	tp, err := LoadTemplate(dir, ID{OS: "d", Ver: "1", Arch: "x86_64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Template{ID: tp.ID, Dir: dir, Packages: []string{"a", "b (>= 2) | c"}, PackageManager: "tar",
+		Repositories: []string{"/r1", "/r2"}, Summary: "Sum", Description: "Long\n# kept",
+		Environment: []string{"A=1", "B=x y"}, Scripts: map[string]string{"post-cache": filepath.Join(dir, "post-cache")},
+		Docs: []string{"NOTES"}}
+	if d := cmp.Diff(want, tp); d != "" {
+		t.Error(d)
+	}
+	st := &Stack{Base: tp, Layers: []*Template{{Repositories: []string{"/r2", "/r3"}, Packages: []string{"a", "z"}, Environment: []string{"A=2"}}}}
+	if d := cmp.Diff([]string{"/r1", "/r2", "/r3"}, st.Repositories()); d != "" {
+		t.Error(d)
+	}
+	if d := cmp.Diff([]string{"A=2", "B=x y"}, st.Environment()); d != "" {
+		t.Error(d)
+	}
+	if d := cmp.Diff([]string{"a", "b (>= 2) | c", "z"}, st.Packages()); d != "" {
+		t.Error(d)
+	}
+}
+
+func FuzzLoadTemplate(f *testing.F) {
+	f.Add("a\nb\n", "tar\n", "/r\n", "A=1\n")
+	f.Add("# c\n", "dpkg", "deb http://x y z\n", "export B='q'")
+	f.Fuzz(func(t *testing.T, packages, pm, repos, env string) {
+		dir := t.TempDir()
+		writeConfig(t, dir, map[string]string{"packages": packages, "package_manager": pm, "repositories": repos, "environment": env})
+		LoadTemplate(dir, ID{OS: "d", Ver: "1", Arch: "x86_64"})
+	})
+}

@@ -1,0 +1,229 @@
+package tmpl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Installed is a package in the area: its files at their container paths
+// under Dir, and its manifest and control stanza under Dir/.ezfs.
+type Installed struct {
+	Name, Version, Arch string
+	Key                 string // directory name
+	Dir                 string // absolute
+	Entries             []Entry
+	Control             Stanza
+}
+
+// RelDir is the package directory relative to the template area.
+func (p *Installed) RelDir(area *Area) string {
+	rel, _ := filepath.Rel(area.Root, p.Dir)
+	return rel
+}
+
+const (
+	metaDir      = ".ezfs"
+	manifestFile = ".ezfs/manifest"
+	controlFile  = ".ezfs/control"
+)
+
+// LoadInstalled reads an installed package directory.
+func LoadInstalled(dir string) (*Installed, error) {
+	mf, err := os.Open(filepath.Join(dir, manifestFile))
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", filepath.Base(dir), err)
+	}
+	defer mf.Close()
+	entries, err := ReadManifest(mf, filepath.Join(dir, manifestFile))
+	if err != nil {
+		return nil, err
+	}
+	cdata, err := os.ReadFile(filepath.Join(dir, controlFile))
+	if err != nil {
+		return nil, err
+	}
+	st, err := ParseStanzas(bytes.NewReader(cdata), filepath.Join(dir, controlFile))
+	if err != nil || len(st) != 1 {
+		return nil, fmt.Errorf("package %s: bad control file (%v)", filepath.Base(dir), err)
+	}
+	c := st[0]
+	return &Installed{Name: c.Get("Package"), Version: c.Get("Version"), Arch: c.Get("Architecture"),
+		Key: filepath.Base(dir), Dir: dir, Entries: entries, Control: c}, nil
+}
+
+// downloadWorkers is how many packages download at once.
+const downloadWorkers = 4
+
+// ensurePackages makes sure every package is installed in the area,
+// downloading and unpacking those that are not. It returns the installed
+// packages, in the given order, and the directories it created (for a
+// caller to remove if its larger operation fails).
+func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*Package) ([]*Installed, []string, error) {
+	var missing []*Package
+	for _, p := range pkgs {
+		if _, err := os.Stat(filepath.Join(j.archDir, p.Key(), manifestFile)); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		cleanStale(j.archDir)
+		if err := j.download(ctx, missing); err != nil {
+			return nil, nil, err
+		}
+	}
+	var created []string
+	bar := j.rep.Bar("unpacking", int64(len(missing)), false)
+	for _, p := range missing {
+		dir, err := j.unpack(m, p)
+		if err != nil {
+			bar.Done()
+			for _, d := range created {
+				os.RemoveAll(d)
+			}
+			return nil, nil, err
+		}
+		created = append(created, dir)
+		bar.Add(1)
+	}
+	bar.Done()
+	out := make([]*Installed, 0, len(pkgs))
+	for _, p := range pkgs {
+		ip, err := LoadInstalled(filepath.Join(j.archDir, p.Key()))
+		if err != nil {
+			return nil, created, err
+		}
+		out = append(out, ip)
+	}
+	return out, created, nil
+}
+
+func (j *job) downloadPath(p *Package) string {
+	return filepath.Join(j.pmDir, "downloads", path.Base(p.Filename))
+}
+
+// download fetches packages into pm/downloads, several at once, each
+// checked against the index before it is kept.
+func (j *job) download(ctx context.Context, pkgs []*Package) error {
+	var total int64
+	for _, p := range pkgs {
+		if p.Filename == "" || p.SHA256 == "" {
+			return fmt.Errorf("package %s: the index gives no Filename or SHA256; nothing unverified is installed", p)
+		}
+		total += p.Size
+	}
+	bar := j.rep.Bar(fmt.Sprintf("downloading %d packages", len(pkgs)), total, true)
+	defer bar.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	next := make(chan *Package)
+	for range downloadWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range next {
+				err := j.fetch.download(ctx, p.Source, p.Filename, j.downloadPath(p), p.Size, p.SHA256, bar.Add)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("package %s from %s: %w", p, p.Source.URI, err)
+						cancel()
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, p := range pkgs {
+		select {
+		case next <- p:
+		case <-ctx.Done():
+		}
+	}
+	close(next)
+	wg.Wait()
+	return firstErr
+}
+
+// unpack installs one downloaded package: unpacked beside its place,
+// checked, given its manifest, then renamed into place.
+func (j *job) unpack(m Manager, p *Package) (string, error) {
+	final := filepath.Join(j.archDir, p.Key())
+	tmp := tempName(final, "new")
+	os.RemoveAll(tmp)
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return "", err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	fd, err := unix.Open(tmp, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	control, entries, err := m.Unpack(j.downloadPath(p), fd)
+	unix.Close(fd)
+	if err != nil {
+		return "", fmt.Errorf("unpack %s: %w", p, err)
+	}
+	for _, f := range []string{"Package", "Version", "Architecture"} {
+		if control.Get(f) != p.Stanza.Get(f) {
+			return "", fmt.Errorf("unpack %s: its control says %s %q, the index %q", p, f, control.Get(f), p.Stanza.Get(f))
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(tmp, metaDir), 0o755); err != nil {
+		return "", err
+	}
+	var cbuf, mbuf bytes.Buffer
+	if err := WriteStanza(&cbuf, control); err != nil {
+		return "", err
+	}
+	if err := WriteManifest(&mbuf, entries); err != nil {
+		return "", err
+	}
+	if err := writeFileSync(filepath.Join(tmp, controlFile), cbuf.Bytes()); err != nil {
+		return "", err
+	}
+	if err := writeFileSync(filepath.Join(tmp, manifestFile), mbuf.Bytes()); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		if errors.Is(err, os.ErrExist) || errors.Is(err, unix.ENOTEMPTY) {
+			return "", fmt.Errorf("package directory %s exists already; installed package files are never changed in place", final)
+		}
+		return "", err
+	}
+	ok = true
+	return final, nil
+}
+
+func writeFileSync(p string, data []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,94 @@
+package tmpl
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+)
+
+// Manager is a package manager: how repositories are written, indexed and
+// fetched, and how a package archive is unpacked. Resolution, downloads,
+// verification and the layout in the area are shared (packages.go).
+type Manager interface {
+	// ParseSource reads one repositories line.
+	ParseSource(line string) (*Source, error)
+	// LoadIndex reads the index of every source, downloading what it
+	// must into j.pmDir.
+	LoadIndex(ctx context.Context, j *job, sources []*Source) (*Index, error)
+	// Unpack writes the files of a downloaded package archive below the
+	// directory dstfd and returns the package's control stanza and
+	// every path it wrote.
+	Unpack(archive string, dstfd int) (Stanza, []Entry, error)
+	// Base lists packages every cache of the index holds besides the
+	// template's own (Debian: Priority required).
+	Base(ix *Index) []string
+}
+
+func managerFor(name string) (Manager, error) {
+	switch name {
+	case "tar":
+		return tarManager{}, nil
+	case "dpkg":
+		return nil, fmt.Errorf("package manager dpkg is not available in this build yet")
+	}
+	return nil, fmt.Errorf("unknown package manager %q", name)
+}
+
+// job is one run of a package manager for a template stack.
+type job struct {
+	area    *Area
+	stack   *Stack
+	archDir string // absolute <os>/<ver>/<arch>
+	pmDir   string // absolute <os>/<ver>/<arch>/pm
+	arch    string // package architecture (amd64)
+	env     []string
+	rep     Reporter
+	fetch   *fetcher
+}
+
+func (a *Area) newJob(st *Stack, rep Reporter) *job {
+	if rep == nil {
+		rep = Quiet{}
+	}
+	archDir := filepath.Join(a.Root, st.Base.ArchDir())
+	return &job{area: a, stack: st, archDir: archDir, pmDir: filepath.Join(archDir, "pm"),
+		arch: PackageArch(st.Base.Arch), env: st.Environment(), rep: rep, fetch: defaultFetcher}
+}
+
+// PackageArch maps a template's architecture directory to the package
+// architecture Debian uses.
+func PackageArch(dir string) string {
+	switch dir {
+	case "x86_64":
+		return "amd64"
+	case "aarch64":
+		return "arm64"
+	case "i686", "i586", "i386":
+		return "i386"
+	}
+	return dir
+}
+
+// sources reads the stack's repositories, plus those its mirrorlists list.
+func (j *job) sources(ctx context.Context, m Manager) ([]*Source, error) {
+	lines := j.stack.Repositories()
+	for _, u := range j.stack.Mirrorlists() {
+		more, err := j.fetch.fetchMirrorlist(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, more...)
+	}
+	if len(lines) == 0 {
+		return nil, fmt.Errorf("template %s: no repository (repositories and mirrorlist are empty)", j.stack.Base.Name())
+	}
+	var out []*Source
+	for _, l := range lines {
+		s, err := m.ParseSource(l)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", j.stack.Base.Name(), err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}

@@ -1,0 +1,65 @@
+package tmpl
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ErrInUse is returned for a template that containers use.
+var ErrInUse = errors.New("template in use")
+
+// RemoveTemplate removes a template that no container uses: its config,
+// and for an OS template its cache. Removing the last template of an OS
+// removes that OS's packages and package manager data too.
+func (a *Area) RemoveTemplate(cfg *Config, name string) (string, error) {
+	t, err := a.Find(name)
+	if err != nil {
+		return "", err
+	}
+	if users := ContainersUsing(cfg, t); len(users) > 0 {
+		return "", fmt.Errorf("%w: %s is used by container %s; destroy them, or remove the template from them, first",
+			ErrInUse, t.FullName(), strings.Join(users, ", "))
+	}
+	all, _ := a.Templates()
+	var dependents []string
+	for _, o := range all {
+		if o.ID != t.ID && o.Base() == t.Base() && t.Kind() == OSBase {
+			dependents = append(dependents, o.FullName())
+		}
+	}
+	if len(dependents) > 0 {
+		return "", fmt.Errorf("%s is the base of %s; remove them first", t.Name(), strings.Join(dependents, ", "))
+	}
+	unlock, err := a.lockCache()
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	dir := filepath.Join(a.Root, t.ConfigDir())
+	old := tempName(dir, "old")
+	if err := os.Rename(dir, old); err != nil {
+		return "", err
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return "", err
+	}
+	if t.IsOS() {
+		os.Remove(a.CachePath(t.Name()))
+		os.Remove(a.CachePath(t.Name()) + "-old")
+	}
+	if t.Kind() == OSBase {
+		// Nothing of this OS is left: its packages go too.
+		arch := filepath.Join(a.Root, t.ArchDir())
+		gone := tempName(arch, "old")
+		if err := os.Rename(arch, gone); err == nil {
+			os.RemoveAll(gone)
+		}
+		for d := filepath.Dir(arch); d != a.Root && isDirEmpty(d); d = filepath.Dir(d) {
+			os.Remove(d)
+		}
+	}
+	return t.FullName(), nil
+}

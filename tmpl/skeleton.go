@@ -1,0 +1,157 @@
+package tmpl
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/ezfs/ezfs/fs"
+	"golang.org/x/sys/unix"
+)
+
+// Skeleton lays out packages in a container tree: directories, symlinks
+// and special files as the package has them, every regular file a link
+// entry to the package's file in the template area. Parents are resolved
+// inside the tree as the container will see it (RESOLVE_IN_ROOT: a
+// symlinked /bin leads to /usr/bin of the tree, never of the host).
+type Skeleton struct {
+	root    int // the container's root/ directory
+	area    *Area
+	owner   map[string]string // path -> package key that put it there
+	Warning func(format string, args ...any)
+}
+
+// NewSkeleton builds into the directory rootfd.
+func NewSkeleton(rootfd int, area *Area) *Skeleton {
+	return &Skeleton{root: rootfd, area: area, owner: map[string]string{}, Warning: func(string, ...any) {}}
+}
+
+// LinkValue is the link attribute value for a package file.
+func LinkValue(area *Area, p *Installed, e *Entry) string {
+	return path.Join(p.RelDir(area), e.Path)
+}
+
+// Add lays out one package. Where two packages have the same file, the
+// later one wins and a warning says so.
+func (s *Skeleton) Add(p *Installed) error {
+	for i := range p.Entries {
+		e := &p.Entries[i]
+		if err := s.add(p, e); err != nil {
+			return fmt.Errorf("package %s: %s: %w", p.Key, e.Path, err)
+		}
+	}
+	return nil
+}
+
+// parent opens the directory of p inside the tree.
+func (s *Skeleton) parent(p string) (int, string, error) {
+	dir, name := path.Split(p)
+	if dir == "" {
+		fd, err := unix.Dup(s.root)
+		return fd, name, err
+	}
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := unix.Openat2(s.root, strings.TrimSuffix(dir, "/"), &how)
+	if err == unix.ENOENT {
+		// A package without entries for its directories.
+		pfd, pname, err := s.parent(strings.TrimSuffix(dir, "/"))
+		if err != nil {
+			return -1, "", err
+		}
+		err = unix.Mkdirat(pfd, pname, 0o755)
+		unix.Close(pfd)
+		if err != nil && err != unix.EEXIST {
+			return -1, "", err
+		}
+		fd, err = unix.Openat2(s.root, strings.TrimSuffix(dir, "/"), &how)
+	}
+	return fd, name, err
+}
+
+func (s *Skeleton) add(p *Installed, e *Entry) error {
+	dirfd, name, err := s.parent(e.Path)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dirfd)
+	var st unix.Stat_t
+	exists := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
+	if e.Type == 'd' {
+		if exists && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return nil // shared directory: the first package's metadata stays
+		}
+		if exists && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return nil // a directory symlink of the tree (usrmerge): contents go through it
+		}
+		if exists {
+			return fmt.Errorf("a directory where %s has a file", s.owner[e.Path])
+		}
+		if err := unix.Mkdirat(dirfd, name, 0o700); err != nil {
+			return err
+		}
+		return s.meta(dirfd, name, e)
+	}
+	if exists {
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return fmt.Errorf("a file where the tree has a directory")
+		}
+		s.Warning("%s: %s replaces the file of %s", e.Path, p.Key, s.owner[e.Path])
+		if err := unix.Unlinkat(dirfd, name, 0); err != nil {
+			return err
+		}
+	}
+	s.owner[e.Path] = p.Key
+	switch e.Type {
+	case 'f':
+		fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return err
+		}
+		value := LinkValue(s.area, p, e)
+		err = unix.Fsetxattr(fd, fs.LinkAttr, []byte(value), 0)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("set %s: %w", fs.LinkAttr, err)
+		}
+	case 'l':
+		if err := unix.Symlinkat(e.Link, dirfd, name); err != nil {
+			return err
+		}
+	case 'h':
+		tdir, tname, err := s.parent(e.Link)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(tdir)
+		return unix.Linkat(tdir, tname, dirfd, name, 0)
+	case 'c', 'b', 'p':
+		mode := map[byte]uint32{'c': unix.S_IFCHR, 'b': unix.S_IFBLK, 'p': unix.S_IFIFO}[e.Type]
+		if err := unix.Mknodat(dirfd, name, mode|0o600, int(e.Dev)); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown entry type %q", e.Type)
+	}
+	return s.meta(dirfd, name, e)
+}
+
+// meta gives an entry its owner, then mode, then mtime.
+func (s *Skeleton) meta(dirfd int, name string, e *Entry) error {
+	if err := unix.Fchownat(dirfd, name, e.UID, e.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if e.Type != 'l' {
+		fd, err := unix.Openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		err = unix.Chmod(fmt.Sprintf("/proc/self/fd/%d", fd), e.Mode)
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+	}
+	ts := []unix.Timespec{{Sec: e.Mtime}, {Sec: e.Mtime}}
+	return unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
+}

@@ -1,0 +1,208 @@
+package tmpl
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// Source is one repository a template names.
+type Source struct {
+	Line string // as the template wrote it
+	URI  string // base: an absolute path, file://, http:// or https://
+
+	// Apt repositories (dpkg).
+	Suite      string
+	Components []string
+	Options    map[string]string // [arch=... signed-by=... trusted=yes]
+}
+
+// ErrChecksum marks a download whose size or SHA-256 is not what the
+// index says.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// local returns the file path for a repository-relative path of a local
+// repository, or "" for a remote one.
+func (s *Source) local(rel string) string {
+	switch {
+	case strings.HasPrefix(s.URI, "file://"):
+		return filepath.Join(strings.TrimPrefix(s.URI, "file://"), filepath.FromSlash(rel))
+	case strings.HasPrefix(s.URI, "/"):
+		return filepath.Join(s.URI, filepath.FromSlash(rel))
+	}
+	return ""
+}
+
+// url joins rel to a remote repository's base.
+func (s *Source) url(rel string) string {
+	return strings.TrimSuffix(s.URI, "/") + "/" + strings.TrimPrefix(path.Clean("/"+rel), "/")
+}
+
+// checkURI accepts the repository forms DESIGN.md names.
+func checkURI(uri string) error {
+	switch {
+	case strings.HasPrefix(uri, "/"), strings.HasPrefix(uri, "file://"):
+		return nil
+	case strings.HasPrefix(uri, "http://"), strings.HasPrefix(uri, "https://"):
+		if _, err := url.Parse(uri); err != nil {
+			return err
+		}
+		return nil
+	}
+	return fmt.Errorf("repository %q: want an absolute path, file://, http:// or https:// URL", uri)
+}
+
+// fetcher opens repository files, local or over HTTP.
+type fetcher struct {
+	client *http.Client
+}
+
+var defaultFetcher = &fetcher{client: &http.Client{}}
+
+// open returns a repository file and its size (-1 if unknown).
+func (f *fetcher) open(ctx context.Context, s *Source, rel string) (io.ReadCloser, int64, error) {
+	if p := s.local(rel); p != "" {
+		file, err := os.Open(p)
+		if err != nil {
+			return nil, 0, err
+		}
+		st, err := file.Stat()
+		if err != nil {
+			file.Close()
+			return nil, 0, err
+		}
+		return file, st.Size(), nil
+	}
+	return f.get(ctx, s.url(rel))
+}
+
+func (f *fetcher) get(ctx context.Context, u string) (io.ReadCloser, int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			return nil, 0, fmt.Errorf("%s: %w", u, os.ErrNotExist)
+		}
+		return nil, 0, fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	return resp.Body, resp.ContentLength, nil
+}
+
+// download copies a repository file to dst, checking size and SHA-256
+// when given, through a temporary name so that dst is always whole and
+// verified. An existing dst that verifies is reused.
+func (f *fetcher) download(ctx context.Context, s *Source, rel, dst string, size int64, sum string, progress func(int64)) error {
+	if sum != "" && verifyFile(dst, size, sum) == nil {
+		if progress != nil {
+			progress(size)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	r, _, err := f.open(ctx, s, rel)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", rel, err)
+	}
+	defer r.Close()
+	tmp := dst + ".part"
+	out, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	limit := int64(-1)
+	if size > 0 {
+		limit = size + 1 // one byte over tells a longer file
+	}
+	var src io.Reader = r
+	if limit > 0 {
+		src = io.LimitReader(r, limit)
+	}
+	n, err := io.Copy(io.MultiWriter(out, h, progressWriter(progress)), src)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && size > 0 && n != size {
+		err = fmt.Errorf("%w: %s has %d bytes, the index says %d", ErrChecksum, rel, n, size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); err == nil && sum != "" && got != sum {
+		err = fmt.Errorf("%w: %s has SHA256 %s, the index says %s", ErrChecksum, rel, got, sum)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+type progressWriter func(int64)
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	if p != nil {
+		p(int64(len(b)))
+	}
+	return len(b), nil
+}
+
+// verifyFile checks a file's size and SHA-256.
+func verifyFile(p string, size int64, sum string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return err
+	}
+	if size > 0 && n != size {
+		return fmt.Errorf("%w: %s has %d bytes, want %d", ErrChecksum, p, n, size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+		return fmt.Errorf("%w: %s has SHA256 %s, want %s", ErrChecksum, p, got, sum)
+	}
+	return nil
+}
+
+// fetchMirrorlist reads a mirrorlist URL (or path): one repository line
+// per line, "#" comments.
+func (f *fetcher) fetchMirrorlist(ctx context.Context, u string) ([]string, error) {
+	var r io.ReadCloser
+	var err error
+	if strings.HasPrefix(u, "/") || strings.HasPrefix(u, "file://") {
+		r, err = os.Open(strings.TrimPrefix(u, "file://"))
+	} else {
+		r, _, err = f.get(ctx, u)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mirrorlist %s: %w", u, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("mirrorlist %s: %w", u, err)
+	}
+	return listLines(data)
+}

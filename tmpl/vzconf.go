@@ -1,0 +1,84 @@
+package tmpl
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is where a node keeps its templates and containers: the vz.conf
+// variables ezctl uses.
+type Config struct {
+	Template  string // TEMPLATE, the template area
+	VEPrivate string // VE_PRIVATE, with $VEID for the container id
+	VERoot    string // VE_ROOT, with $VEID
+	Source    string // the file it was read from, or "--vz DIR"
+}
+
+// DefaultConfPath is read when neither --conf nor EZFS_CONF says otherwise.
+const DefaultConfPath = "/etc/vz/vz.conf"
+
+// Defaults are the values of variables a vz.conf leaves out.
+var Defaults = Config{Template: "/vz/template", VEPrivate: "/vz/private/$VEID", VERoot: "/vz/root/$VEID"}
+
+// LoadConfig reads a vz.conf. A missing file at the default path means
+// the defaults; a missing file named explicitly is an error.
+func LoadConfig(path string, explicit bool) (*Config, error) {
+	c := Defaults
+	c.Source = path
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) && !explicit {
+		c.Source = "defaults (no " + path + ")"
+		return &c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read vz.conf: %w", err)
+	}
+	defer f.Close()
+	vars, _, err := ParseShellVars(f, path)
+	if err != nil {
+		return nil, err
+	}
+	for key, dst := range map[string]*string{"TEMPLATE": &c.Template, "VE_PRIVATE": &c.VEPrivate, "VE_ROOT": &c.VERoot} {
+		if v, ok := vars[key]; ok && v != "" {
+			*dst = v
+		}
+	}
+	for key, v := range map[string]string{"TEMPLATE": c.Template, "VE_PRIVATE": c.VEPrivate, "VE_ROOT": c.VERoot} {
+		if !filepath.IsAbs(v) {
+			return nil, fmt.Errorf("%s: %s=%q is not an absolute path", path, key, v)
+		}
+	}
+	for key, v := range map[string]string{"VE_PRIVATE": c.VEPrivate, "VE_ROOT": c.VERoot} {
+		if !strings.Contains(v, "$VEID") && !strings.Contains(v, "${VEID}") {
+			return nil, fmt.Errorf("%s: %s=%q does not contain $VEID", path, key, v)
+		}
+	}
+	return &c, nil
+}
+
+// VZConfig is the --vz DIR layout: everything under one directory.
+func VZConfig(dir string) (*Config, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Config{
+		Template:  filepath.Join(abs, "template"),
+		VEPrivate: filepath.Join(abs, "private", "$VEID"),
+		VERoot:    filepath.Join(abs, "root", "$VEID"),
+		Source:    "--vz " + abs,
+	}, nil
+}
+
+func expandVEID(pattern, ctid string) string {
+	return strings.NewReplacer("${VEID}", ctid, "$VEID", ctid).Replace(pattern)
+}
+
+// Private is the private area of container ctid.
+func (c *Config) Private(ctid string) string { return expandVEID(c.VEPrivate, ctid) }
+
+// Root is where container ctid is mounted.
+func (c *Config) Root(ctid string) string { return expandVEID(c.VERoot, ctid) }
