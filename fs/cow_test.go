@@ -427,3 +427,53 @@ func TestSocketStays(t *testing.T) {
 		t.Errorf("socket: mode %o, %v", st.Mode, err)
 	}
 }
+
+// Changes made behind the mount (as mountd does for template installs
+// and updates) show once invalidated, though the kernel caches entries,
+// negative lookups and listings for an hour.
+func TestInvalidateChangesBehindTheMount(t *testing.T) {
+	w := newWorld(t, files{"usr/bin/tool": "v1\n"}, nil)
+	writeFiles(t, filepath.Join(w.tmpl, "pkg2"), files{"usr/bin/tool": "version two\n", "usr/bin/new": "new\n"})
+	readFile(t, filepath.Join(w.mnt, "usr/bin/tool"))
+	if _, err := os.Stat(filepath.Join(w.mnt, "usr/bin/new")); err == nil {
+		t.Fatal("new exists before it was added")
+	}
+	names, _ := os.ReadDir(filepath.Join(w.mnt, "usr/bin"))
+	if len(names) != 1 {
+		t.Fatalf("listing: %v", names)
+	}
+	// Relink tool to the new package, add new.
+	if err := unix.Lsetxattr(filepath.Join(w.priv, "usr/bin/tool"), LinkAttr, []byte("pkg2/usr/bin/tool"), 0); err != nil {
+		t.Fatal(err)
+	}
+	makeLink(t, w.priv, "usr/bin/new", "pkg2/usr/bin/new")
+	old, err := os.Open(filepath.Join(w.mnt, "usr/bin/tool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	w.srv.Invalidate([]string{"usr/bin/tool", "usr/bin/new"})
+	if got := readFile(t, filepath.Join(w.mnt, "usr/bin/tool")); got != "version two\n" {
+		t.Errorf("tool after relink: %q", got)
+	}
+	var st unix.Stat_t
+	unix.Stat(filepath.Join(w.mnt, "usr/bin/tool"), &st)
+	if st.Size != int64(len("version two\n")) {
+		t.Errorf("tool size %d after relink", st.Size)
+	}
+	if got := readFile(t, filepath.Join(w.mnt, "usr/bin/new")); got != "new\n" {
+		t.Errorf("new: %q", got)
+	}
+	names, _ = os.ReadDir(filepath.Join(w.mnt, "usr/bin"))
+	if len(names) != 2 {
+		t.Errorf("listing after invalidate: %v", names)
+	}
+	buf := make([]byte, 10)
+	n, _ := old.ReadAt(buf, 0)
+	if string(buf[:n]) != "v1\n" {
+		t.Errorf("a file open before the relink reads %q", buf[:n])
+	}
+	if ops := w.srv.Ops(); ops["LOOKUP"] == 0 {
+		t.Errorf("ops: %v", ops)
+	}
+}

@@ -6,12 +6,14 @@
 // # Identity
 //
 // Inode numbers are the private tree's own, so they survive remounts. A link
-// entry and the copy it becomes are different FUSE inodes (same st_ino,
-// generation genLink and genPlain): the kernel allows one passthrough backing
-// file per FUSE inode, and go-fuse hands every later open of an inode the
-// backing of the first one. Were the link and its copy one FUSE inode, a
-// writer opening it while a reader holds it would get the reader's backing,
-// the template file, and write into it.
+// entry, the copy it becomes, and the entry relinked to another template
+// file are different FUSE inodes (same st_ino, another generation): the
+// kernel allows one passthrough backing file per FUSE inode, and go-fuse
+// hands every later open of an inode the backing of the first one. Were the
+// link and its copy one FUSE inode, a writer opening it while a reader holds
+// it would get the reader's backing, the template file, and write into it;
+// were a relinked entry the same FUSE inode, new opens would read the old
+// package's file as long as anyone held it open.
 //
 // # Copy-up
 //

@@ -6,7 +6,9 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -17,6 +19,7 @@ import (
 type Server struct {
 	srv         *fuse.Server
 	t           *tree
+	raw         *rawFS
 	root        *dirNode
 	mountpoint  string
 	ownTemplate bool // opened by Mount, closed by Wait
@@ -104,6 +107,11 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 		RootStableAttr:  &fusefs.StableAttr{Ino: rootSt.Ino, Gen: genPlain},
 	}
 	raw := newRawFS(fusefs.NewNodeFS(root, fopts), t)
+	defer func() {
+		if err != nil {
+			t.stopReadahead()
+		}
+	}()
 	srv, err := fuse.NewServer(raw, mountpoint, &fopts.MountOptions)
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
@@ -117,7 +125,7 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 		t.passthrough = false
 		logger.Warn("this kernel offers no FUSE passthrough; reads and writes go through the daemon")
 	}
-	return &Server{srv: srv, t: t, root: root, mountpoint: mountpoint, ownTemplate: ownTemplate}, nil
+	return &Server{srv: srv, t: t, raw: raw, root: root, mountpoint: mountpoint, ownTemplate: ownTemplate}, nil
 }
 
 // Unmount detaches the mount; with lazy it detaches even while busy.
@@ -149,3 +157,38 @@ func (s *Server) Stats() StatsSnapshot { return s.t.stats.snapshot() }
 
 // Passthrough reports whether the kernel serves I/O with passthrough.
 func (s *Server) Passthrough() bool { return s.t.passthrough }
+
+// Ops returns how many requests of each FUSE operation the mount served.
+func (s *Server) Ops() map[string]int64 { return s.raw.ops.snapshot() }
+
+// Invalidate drops what the kernel caches about paths relative to the
+// private root, which changed behind the mount (mountd installs, updates
+// and removes templates in mounted containers): the entry, the node's
+// attributes, and the parent directory's listing. Processes see the new
+// state at their next access; files they hold open keep what they had.
+func (s *Server) Invalidate(paths []string) {
+	root := s.root.EmbeddedInode()
+	for _, p := range paths {
+		p = strings.Trim(path.Clean("/"+p), "/")
+		if p == "" {
+			continue
+		}
+		dir := root
+		els := strings.Split(p, "/")
+		for i, el := range els {
+			child := dir.GetChild(el)
+			if i == len(els)-1 {
+				dir.NotifyEntry(el)
+				dir.NotifyContent(0, 0)
+				if child != nil {
+					child.NotifyContent(-1, 0)
+				}
+				break
+			}
+			if child == nil {
+				break // the kernel knows nothing below
+			}
+			dir = child
+		}
+	}
+}

@@ -179,7 +179,7 @@ func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableA
 	if !ok {
 		return id, nil, nil
 	}
-	id.Gen = genLink
+	id.Gen = linkGen(value)
 	return id, t.resolveLink(value, err), nil
 }
 
@@ -188,9 +188,6 @@ func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableA
 // is, which saves opening a directory fd that would only be thrown away.
 func (t *tree) makeChild(ctx context.Context, parent *fusefs.Inode, dirfd int, name string, st *unix.Stat_t, id fusefs.StableAttr, link *linkTarget) (*fusefs.Inode, error) {
 	if old := parent.GetChild(name); old != nil && old.StableAttr() == id {
-		if ln, ok := old.Operations().(*linkNode); ok {
-			ln.retarget(link)
-		}
 		return old, nil
 	}
 	var ops fusefs.InodeEmbedder

@@ -68,14 +68,6 @@ func (t *tree) resolveLink(value string, readErr error) *linkTarget {
 	return lt
 }
 
-// retarget takes a fresh lookup's view of the link value, which mountd
-// may have changed (an update relinks entries to a new package).
-func (l *linkNode) retarget(lt *linkTarget) {
-	if lt != nil {
-		l.link.Store(lt)
-	}
-}
-
 func (l *linkNode) fixAttr(out *fuse.Attr) {
 	if lt := l.link.Load(); lt.err == nil && !l.stale.Load() {
 		out.Size, out.Blocks = uint64(lt.size), uint64(lt.blocks)

@@ -22,6 +22,7 @@ type rawFS struct {
 
 	mu      sync.Mutex
 	streams map[uint64]*dirStream // by nodeid
+	ops     *opCounter
 }
 
 // maxStreams bounds the directory streams kept between READDIRs of
@@ -29,7 +30,7 @@ type rawFS struct {
 const maxStreams = 256
 
 func newRawFS(bridge fuse.RawFileSystem, t *tree) *rawFS {
-	return &rawFS{RawFileSystem: bridge, t: t, streams: make(map[uint64]*dirStream)}
+	return &rawFS{RawFileSystem: bridge, t: t, streams: make(map[uint64]*dirStream), ops: newOpCounter()}
 }
 
 func (r *rawFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
@@ -41,10 +42,12 @@ func (r *rawFS) Flush(cancel <-chan struct{}, in *fuse.FlushIn) fuse.Status {
 }
 
 func (r *rawFS) ReadDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	r.ops.add(opReadDir)
 	return r.readDir(cancel, in, out, r.RawFileSystem.ReadDir)
 }
 
 func (r *rawFS) ReadDirPlus(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	r.ops.add(opReadDirPlus)
 	return r.readDir(cancel, in, out, r.RawFileSystem.ReadDirPlus)
 }
 
@@ -140,6 +143,7 @@ func (r *rawFS) releaseIfIdleLocked(s *dirStream) {
 }
 
 func (r *rawFS) Forget(nodeID, nlookup uint64) {
+	r.ops.add(opForget)
 	r.mu.Lock()
 	if s, ok := r.streams[nodeID]; ok {
 		r.dropLocked(s)
@@ -151,6 +155,7 @@ func (r *rawFS) Forget(nodeID, nlookup uint64) {
 // Open and Create count how the kernel serves each open, and say once in
 // the log when it refuses passthrough.
 func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	r.ops.add(opOpen)
 	st := r.RawFileSystem.Open(cancel, in, out)
 	if st == fuse.OK {
 		r.countOpen(out)
@@ -159,6 +164,7 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 }
 
 func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
+	r.ops.add(opCreate)
 	st := r.RawFileSystem.Create(cancel, in, name, out)
 	if st == fuse.OK {
 		r.countOpen(&out.OpenOut)
@@ -179,4 +185,9 @@ func (r *rawFS) countOpen(out *fuse.OpenOut) {
 			r.t.log.Warn("the kernel refused FUSE passthrough; reads and writes go through the daemon (slower, page cache not shared)")
 		})
 	}
+}
+
+func (r *rawFS) Release(cancel <-chan struct{}, in *fuse.ReleaseIn) {
+	r.ops.add(opRelease)
+	r.RawFileSystem.Release(cancel, in)
 }

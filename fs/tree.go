@@ -1,17 +1,24 @@
 package fs
 
 import (
+	"hash/fnv"
 	"log/slog"
 	"sync/atomic"
 	"syscall"
 )
 
-// Generations tell a link entry from the file it is copied into: the
-// same private inode is a different FUSE inode before and after copy-up.
-const (
-	genLink  = 1
-	genPlain = 2
-)
+// Generations tell a link entry from the file it is copied into, and
+// from the same entry relinked to another template file: each is a
+// different FUSE inode of the same private inode, so that no open of one
+// shares the passthrough backing of another (see doc.go, Identity).
+// Plain files have generation 2; a link's is odd, from its value.
+const genPlain = 2
+
+func linkGen(value string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(value))
+	return h.Sum64() | 1
+}
 
 // tree is what every node of one mount shares.
 type tree struct {

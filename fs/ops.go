@@ -1,0 +1,171 @@
+package fs
+
+// Code below counts FUSE operations for mountd status and the
+// benchmarks; each method only counts and passes the request on.
+
+import (
+	"sort"
+	"sync/atomic"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// opCounter counts requests by operation name.
+type opCounter struct {
+	names []string
+	n     []atomic.Int64
+}
+
+const (
+	opLookup = iota
+	opGetAttr
+	opSetAttr
+	opRead
+	opWrite
+	opMkdir
+	opMknod
+	opUnlink
+	opRmdir
+	opRename
+	opLink
+	opSymlink
+	opReadlink
+	opGetXAttr
+	opListXAttr
+	opSetXAttr
+	opRemoveXAttr
+	opFsync
+	opFallocate
+	opStatFs
+	opOpen
+	opCreate
+	opReadDir
+	opReadDirPlus
+	opForget
+	opRelease
+	opCount
+)
+
+var opNames = [...]string{opLookup: "LOOKUP", opGetAttr: "GETATTR", opSetAttr: "SETATTR", opRead: "READ", opWrite: "WRITE", opMkdir: "MKDIR", opMknod: "MKNOD", opUnlink: "UNLINK", opRmdir: "RMDIR", opRename: "RENAME", opLink: "LINK", opSymlink: "SYMLINK", opReadlink: "READLINK", opGetXAttr: "GETXATTR", opListXAttr: "LISTXATTR", opSetXAttr: "SETXATTR", opRemoveXAttr: "REMOVEXATTR", opFsync: "FSYNC", opFallocate: "FALLOCATE", opStatFs: "STATFS", opOpen: "OPEN", opCreate: "CREATE", opReadDir: "READDIR", opReadDirPlus: "READDIRPLUS", opForget: "FORGET", opRelease: "RELEASE"}
+
+func newOpCounter() *opCounter { return &opCounter{n: make([]atomic.Int64, opCount)} }
+
+func (c *opCounter) add(op int) { c.n[op].Add(1) }
+
+// snapshot returns the non-zero counts by operation name.
+func (c *opCounter) snapshot() map[string]int64 {
+	out := map[string]int64{}
+	for i := range c.n {
+		if v := c.n[i].Load(); v > 0 {
+			out[opNames[i]] = v
+		}
+	}
+	return out
+}
+
+// OpNames lists the counted operations in order.
+func OpNames() []string {
+	s := append([]string(nil), opNames[:]...)
+	sort.Strings(s)
+	return s
+}
+
+func (r *rawFS) Lookup(cancel <-chan struct{}, header *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	r.ops.add(opLookup)
+	return r.RawFileSystem.Lookup(cancel, header, name, out)
+}
+
+func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
+	r.ops.add(opGetAttr)
+	return r.RawFileSystem.GetAttr(cancel, in, out)
+}
+
+func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
+	r.ops.add(opSetAttr)
+	return r.RawFileSystem.SetAttr(cancel, in, out)
+}
+
+func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
+	r.ops.add(opRead)
+	return r.RawFileSystem.Read(cancel, in, buf)
+}
+
+func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
+	r.ops.add(opWrite)
+	return r.RawFileSystem.Write(cancel, in, data)
+}
+
+func (r *rawFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
+	r.ops.add(opMkdir)
+	return r.RawFileSystem.Mkdir(cancel, in, name, out)
+}
+
+func (r *rawFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
+	r.ops.add(opMknod)
+	return r.RawFileSystem.Mknod(cancel, in, name, out)
+}
+
+func (r *rawFS) Unlink(cancel <-chan struct{}, header *fuse.InHeader, name string) fuse.Status {
+	r.ops.add(opUnlink)
+	return r.RawFileSystem.Unlink(cancel, header, name)
+}
+
+func (r *rawFS) Rmdir(cancel <-chan struct{}, header *fuse.InHeader, name string) fuse.Status {
+	r.ops.add(opRmdir)
+	return r.RawFileSystem.Rmdir(cancel, header, name)
+}
+
+func (r *rawFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName string, newName string) fuse.Status {
+	r.ops.add(opRename)
+	return r.RawFileSystem.Rename(cancel, in, oldName, newName)
+}
+
+func (r *rawFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
+	r.ops.add(opLink)
+	return r.RawFileSystem.Link(cancel, in, name, out)
+}
+
+func (r *rawFS) Symlink(cancel <-chan struct{}, header *fuse.InHeader, target string, name string, out *fuse.EntryOut) fuse.Status {
+	r.ops.add(opSymlink)
+	return r.RawFileSystem.Symlink(cancel, header, target, name, out)
+}
+
+func (r *rawFS) Readlink(cancel <-chan struct{}, header *fuse.InHeader) ([]byte, fuse.Status) {
+	r.ops.add(opReadlink)
+	return r.RawFileSystem.Readlink(cancel, header)
+}
+
+func (r *rawFS) GetXAttr(cancel <-chan struct{}, header *fuse.InHeader, attr string, dest []byte) (uint32, fuse.Status) {
+	r.ops.add(opGetXAttr)
+	return r.RawFileSystem.GetXAttr(cancel, header, attr, dest)
+}
+
+func (r *rawFS) ListXAttr(cancel <-chan struct{}, header *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
+	r.ops.add(opListXAttr)
+	return r.RawFileSystem.ListXAttr(cancel, header, dest)
+}
+
+func (r *rawFS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, attr string, data []byte) fuse.Status {
+	r.ops.add(opSetXAttr)
+	return r.RawFileSystem.SetXAttr(cancel, in, attr, data)
+}
+
+func (r *rawFS) RemoveXAttr(cancel <-chan struct{}, header *fuse.InHeader, attr string) fuse.Status {
+	r.ops.add(opRemoveXAttr)
+	return r.RawFileSystem.RemoveXAttr(cancel, header, attr)
+}
+
+func (r *rawFS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
+	r.ops.add(opFsync)
+	return r.RawFileSystem.Fsync(cancel, in)
+}
+
+func (r *rawFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
+	r.ops.add(opFallocate)
+	return r.RawFileSystem.Fallocate(cancel, in)
+}
+
+func (r *rawFS) StatFs(cancel <-chan struct{}, header *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
+	r.ops.add(opStatFs)
+	return r.RawFileSystem.StatFs(cancel, header, out)
+}
