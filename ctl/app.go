@@ -20,6 +20,7 @@ func App() *cli.App {
 			cacheCommand,
 			mountCommand,
 			umountCommand,
+			mountdCommand,
 		},
 		HideHelpCommand: true,
 		// main prints errors, once, as "ezctl: ..."

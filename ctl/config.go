@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/ezfs/ezfs/mountd"
 	"github.com/ezfs/ezfs/tmpl"
 	"github.com/urfave/cli/v2"
 )
@@ -12,6 +13,7 @@ import (
 var globalFlags = []cli.Flag{
 	&cli.StringFlag{Name: "conf", Usage: "read the vz.conf `FILE`", EnvVars: []string{"EZFS_CONF"}},
 	&cli.StringFlag{Name: "vz", Usage: "keep everything under `DIR` (DIR/template, DIR/private/ID, DIR/root/ID); no vz.conf", EnvVars: []string{"EZFS_VZ"}},
+	&cli.StringFlag{Name: "socket", Usage: "mountd's socket `PATH` (default " + mountd.DefaultSocket + ")", EnvVars: []string{"EZFS_MOUNTD_SOCKET"}},
 }
 
 // config returns the node's configuration from --vz, --conf or the

@@ -1,79 +1,94 @@
 package ctl
 
 import (
-	"bufio"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ezfs/ezfs/fs"
 	"github.com/ezfs/ezfs/internal/mountinfo"
+	"github.com/ezfs/ezfs/mountd"
+	"github.com/ezfs/ezfs/tmpl"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 )
 
 var mountCommand = &cli.Command{
 	Name:      "mount",
-	Usage:     "mount a private tree over a template area",
-	ArgsUsage: "--template DIR --private DIR MOUNTPOINT",
-	Description: "Returns once the mount is ready. The serving process stays in the background and\n" +
-		"logs to the file it names (--log); --foreground keeps it attached instead.",
+	Usage:     "mount a container, or any private tree over any template area",
+	ArgsUsage: "CTID | --template DIR --private DIR MOUNTPOINT",
+	Description: "mount CTID mounts VE_PRIVATE/root at VE_ROOT. Mounts are served by mountd, which ezctl\n" +
+		"starts when it is not running; the command returns once the mount is ready.\n" +
+		"--foreground serves the mount in this process instead, until it is unmounted.",
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "template", Usage: "the template area `DIR`", Required: true},
-		&cli.StringFlag{Name: "private", Usage: "the private tree `DIR` (root/ of a private area)", Required: true},
-		&cli.BoolFlag{Name: "foreground", Usage: "serve in this process until unmounted"},
-		&cli.StringFlag{Name: "log", Usage: "log `FILE` of the serving process (default /run/ezfs/mount-<mountpoint>.log)"},
+		&cli.StringFlag{Name: "template", Usage: "the template area `DIR`"},
+		&cli.StringFlag{Name: "private", Usage: "the private tree `DIR` (root/ of a private area)"},
+		&cli.BoolFlag{Name: "foreground", Usage: "serve in this process until unmounted, without mountd"},
+		&cli.StringFlag{Name: "log", Usage: "with --foreground: log `FILE` (default stderr)"},
 		&cli.BoolFlag{Name: "no-passthrough", Usage: "serve reads and writes from the daemon, not by FUSE passthrough"},
-		&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request"},
-		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the serving process to `FILE` when it exits"},
-		&cli.IntFlag{Name: "ready-fd", Hidden: true, Value: -1},
+		&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request of this mount"},
+		&cli.StringFlag{Name: "cpuprofile", Usage: "with --foreground: write a CPU profile to `FILE` when it exits"},
 	},
 	Action: runMount,
 }
 
-type mountArgs struct {
-	template, private, mountpoint string
-}
-
-func parseMountArgs(c *cli.Context) (mountArgs, error) {
-	if c.NArg() != 1 {
-		return mountArgs{}, fmt.Errorf("mount: want one MOUNTPOINT, got %d arguments (see ezctl mount --help)", c.NArg())
-	}
-	var a mountArgs
-	for _, p := range []struct {
-		dst  *string
-		val  string
-		what string
-	}{{&a.template, c.String("template"), "template area"}, {&a.private, c.String("private"), "private tree"}, {&a.mountpoint, c.Args().First(), "mountpoint"}} {
-		abs, err := filepath.Abs(p.val)
-		if err != nil {
-			return a, err
+// mountArgs resolves what to mount where, from a CTID or from flags.
+func mountArgs(c *cli.Context) (mountd.Record, error) {
+	var rec mountd.Record
+	if c.String("template") == "" && c.String("private") == "" {
+		if err := needArgs(c, 1, "a CTID, or --template DIR --private DIR MOUNTPOINT"); err != nil {
+			return rec, err
 		}
-		*p.dst = abs
+		cfg, err := config(c)
+		if err != nil {
+			return rec, err
+		}
+		id := c.Args().First()
+		if _, err := tmpl.LoadContainer(cfg, id); err != nil {
+			return rec, fmt.Errorf("mount: container %s does not exist (no %s in %s); create it with: ezctl create %s --ostemplate NAME",
+				id, tmpl.VEConfFile, cfg.Private(id), id)
+		}
+		rec = mountd.Record{ID: id, Template: cfg.Template, Private: filepath.Join(cfg.Private(id), "root"), Mountpoint: cfg.Root(id)}
+		if err := os.MkdirAll(rec.Mountpoint, 0o755); err != nil {
+			return rec, err
+		}
+	} else {
+		if c.String("template") == "" || c.String("private") == "" {
+			return rec, fmt.Errorf("mount: give both --template and --private, and a MOUNTPOINT")
+		}
+		if err := needArgs(c, 1, "one MOUNTPOINT"); err != nil {
+			return rec, err
+		}
+		rec.Template, rec.Private, rec.Mountpoint = c.String("template"), c.String("private"), c.Args().First()
 	}
-	for _, d := range []struct{ path, what string }{{a.template, "template area"}, {a.private, "private tree"}} {
+	for _, p := range []*string{&rec.Template, &rec.Private, &rec.Mountpoint} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return rec, err
+		}
+		*p = abs
+	}
+	rec.NoPassthrough, rec.Debug = c.Bool("no-passthrough"), c.Bool("debug")
+	for _, d := range []struct{ path, what string }{{rec.Template, "template area"}, {rec.Private, "private tree"}} {
 		st, err := os.Stat(d.path)
 		if err != nil {
-			return a, fmt.Errorf("mount: %s %s: %w", d.what, d.path, errors.Unwrap(err))
+			return rec, fmt.Errorf("mount: %s %s: %w", d.what, d.path, errors.Unwrap(err))
 		}
 		if !st.IsDir() {
-			return a, fmt.Errorf("mount: %s %s is not a directory", d.what, d.path)
+			return rec, fmt.Errorf("mount: %s %s is not a directory", d.what, d.path)
 		}
 	}
-	return a, checkMountpoint(a.mountpoint)
+	return rec, checkMountpoint(rec.Mountpoint)
 }
 
 // checkMountpoint refuses a mountpoint that is missing, not a directory,
-// or already mounted, saying what to do about it.
+// or mounted, saying what to do about it.
 func checkMountpoint(mnt string) error {
 	m, mounted, err := mountinfo.Find(mnt)
 	if err != nil {
@@ -81,8 +96,7 @@ func checkMountpoint(mnt string) error {
 	}
 	if mounted {
 		if m.FSType == mountinfo.EzfsType {
-			var st unix.Stat_t
-			if err := unix.Stat(mnt, &st); err == unix.ENOTCONN {
+			if mountinfo.Dead(mnt) {
 				return fmt.Errorf("mount: %s is a dead ezfs mount (its serving process is gone); clean it with: ezctl umount %s", mnt, mnt)
 			}
 			return fmt.Errorf("mount: %s is already mounted (ezfs of %s); unmount it first with: ezctl umount %s", mnt, m.Source, mnt)
@@ -103,99 +117,53 @@ func checkMountpoint(mnt string) error {
 }
 
 func runMount(c *cli.Context) error {
-	a, err := parseMountArgs(c)
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("mount: %w", fs.ErrNeedRoot)
+	}
+	rec, err := mountArgs(c)
 	if err != nil {
 		return err
-	}
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("mount %s: %w", a.mountpoint, fs.ErrNeedRoot)
 	}
 	if c.Bool("foreground") {
-		return serve(c, a)
+		return serve(c, rec)
 	}
-	return startBackground(c, a)
-}
-
-// defaultLogPath names a serving process's log after its mountpoint.
-func defaultLogPath(mnt string) string {
-	name := strings.ReplaceAll(strings.Trim(mnt, "/"), "/", "-")
-	if name == "" {
-		name = "root"
-	}
-	return filepath.Join("/run/ezfs", "mount-"+name+".log")
-}
-
-// startBackground re-runs ezctl as the serving process, detached in a
-// session of its own, and waits on a pipe until it says the mount is
-// ready or why it is not.
-func startBackground(c *cli.Context, a mountArgs) error {
-	logPath := c.String("log")
-	if logPath == "" {
-		logPath = defaultLogPath(a.mountpoint)
-	}
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return fmt.Errorf("mount: log directory: %w", err)
-	}
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return fmt.Errorf("mount: log file: %w", err)
-	}
-	defer logf.Close()
-	self, err := os.Executable()
+	cl, err := daemon(c)
 	if err != nil {
 		return err
 	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return err
+	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
+	defer cancel()
+	if _, err := cl.Mount(ctx, rec); err != nil {
+		return fmt.Errorf("mount %s: %w", rec.Mountpoint, err)
 	}
-	defer pr.Close()
-	args := []string{"mount", "--foreground", "--ready-fd", "3",
-		"--template", a.template, "--private", a.private}
-	if c.Bool("no-passthrough") {
-		args = append(args, "--no-passthrough")
+	st, err := cl.Status(ctx)
+	pid := 0
+	if err == nil {
+		pid = st.PID
 	}
-	if c.Bool("debug") {
-		args = append(args, "--debug")
+	what := rec.Private
+	if rec.ID != "" {
+		what = "container " + rec.ID
 	}
-	if p := c.String("cpuprofile"); p != "" {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return err
-		}
-		args = append(args, "--cpuprofile", abs)
-	}
-	cmd := exec.Command(self, append(args, a.mountpoint)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{pw}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		pw.Close()
-		return fmt.Errorf("mount: start serving process: %w", err)
-	}
-	pw.Close()
-	msg, _ := io.ReadAll(bufio.NewReader(pr))
-	if string(msg) != "ok\n" {
-		cmd.Wait()
-		if len(msg) == 0 {
-			return fmt.Errorf("mount %s: the serving process exited before the mount was ready; see %s", a.mountpoint, logPath)
-		}
-		return errors.New(strings.TrimSpace(string(msg)))
-	}
-	pid := cmd.Process.Pid
-	cmd.Process.Release()
-	fmt.Printf("mounted %s at %s (serving process %d, log %s)\n", a.private, a.mountpoint, pid, logPath)
+	fmt.Printf("mounted %s at %s (served by mountd, serving process %d, log %s)\n", what, rec.Mountpoint, pid,
+		filepath.Join(filepath.Dir(cl.Socket), "mountd.log"))
 	return nil
 }
 
-// serve mounts and serves until the kernel ends the mount (umount) or a
-// signal asks to stop, which unmounts, lazily when busy.
-func serve(c *cli.Context, a mountArgs) error {
-	var ready *os.File
-	if fd := c.Int("ready-fd"); fd >= 0 {
-		ready = os.NewFile(uintptr(fd), "ready")
+// serve mounts and serves in this process until the kernel ends the
+// mount (umount) or a signal asks to stop, which unmounts, lazily when
+// busy.
+func serve(c *cli.Context, rec mountd.Record) error {
+	out := os.Stderr
+	if p := c.String("log"); p != "" {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("mountpoint", a.mountpoint)
+	logger := slog.New(slog.NewTextHandler(out, nil)).With("mountpoint", rec.Mountpoint)
 	if p := c.String("cpuprofile"); p != "" {
 		f, err := os.Create(p)
 		if err != nil {
@@ -207,25 +175,15 @@ func serve(c *cli.Context, a mountArgs) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	srv, err := fs.Mount(a.mountpoint, fs.Options{
-		TemplateRoot:  a.template,
-		PrivateRoot:   a.private,
-		NoPassthrough: c.Bool("no-passthrough"),
-		Debug:         c.Bool("debug"),
-		Logger:        logger,
+	srv, err := fs.Mount(rec.Mountpoint, fs.Options{
+		TemplateRoot: rec.Template, PrivateRoot: rec.Private,
+		NoPassthrough: rec.NoPassthrough, Debug: rec.Debug, Logger: logger,
 	})
 	if err != nil {
-		if ready != nil {
-			fmt.Fprintf(ready, "%v\n", err)
-			ready.Close()
-		}
 		return err
 	}
-	logger.Info("mounted", "private", a.private, "template", a.template, "passthrough", srv.Passthrough(), "pid", os.Getpid())
-	if ready != nil {
-		io.WriteString(ready, "ok\n")
-		ready.Close()
-	}
+	logger.Info("mounted", "private", rec.Private, "template", rec.Template, "passthrough", srv.Passthrough(), "pid", os.Getpid())
+	fmt.Printf("mounted %s at %s (serving process %d, in the foreground)\n", rec.Private, rec.Mountpoint, os.Getpid())
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
@@ -237,6 +195,6 @@ func serve(c *cli.Context, a mountArgs) error {
 		}
 	}()
 	srv.Wait()
-	logger.Info("unmounted", "stats", fmt.Sprintf("%+v", srv.Stats()), "pid", strconv.Itoa(os.Getpid()))
+	logger.Info("unmounted", "stats", fmt.Sprintf("%+v", srv.Stats()))
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -118,7 +119,7 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 	}
 	go srv.Serve()
 	if err := srv.WaitMount(); err != nil {
-		srv.Unmount()
+		unix.Unmount(mountpoint, unix.MNT_DETACH)
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
 	if t.passthrough && srv.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH == 0 {
@@ -128,15 +129,22 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 	return &Server{srv: srv, t: t, raw: raw, root: root, mountpoint: mountpoint, ownTemplate: ownTemplate}, nil
 }
 
-// Unmount detaches the mount; with lazy it detaches even while busy.
+// Unmount detaches the mount; with lazy it detaches even while busy. A
+// busy mount is an error that errors.Is matches with unix.EBUSY.
 func (s *Server) Unmount(lazy bool) error {
+	flags := 0
 	if lazy {
-		if err := unix.Unmount(s.mountpoint, unix.MNT_DETACH); err != nil {
-			return fmt.Errorf("unmount %s: %w", s.mountpoint, err)
-		}
-		return nil
+		flags = unix.MNT_DETACH
 	}
-	if err := s.srv.Unmount(); err != nil {
+	var err error
+	for try := 0; try < 3; try++ {
+		if err = unix.Unmount(s.mountpoint, flags); err != unix.EBUSY && err != unix.EINTR {
+			break
+		}
+		// A process may be on its way out of the mount; give it a moment.
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
 		return fmt.Errorf("unmount %s: %w", s.mountpoint, err)
 	}
 	return nil

@@ -5,6 +5,7 @@ package integration
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/ezfs/ezfs/fs"
 	"github.com/ezfs/ezfs/internal/mountinfo"
@@ -34,13 +36,37 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build ezctl:", err)
 		os.Exit(1)
 	}
+	// A mountd of our own, which ezctl starts on first use.
+	socket := filepath.Join(dir, "run", "mountd.sock")
+	os.Setenv("EZFS_MOUNTD_SOCKET", socket)
 	code := m.Run()
+	stopMountd(socket)
 	os.RemoveAll(dir)
 	if left := leftoverMounts(); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "ezfs mounts left behind: %v\n", left)
 		code = 1
 	}
 	os.Exit(code)
+}
+
+// stopMountd ends the test's daemon (SIGTERM unmounts what is left) and
+// waits until it is gone.
+func stopMountd(socket string) {
+	out, err := exec.Command(ezctl, "--socket", socket, "mountd", "status", "--json").Output()
+	if err != nil {
+		return
+	}
+	var st struct {
+		Running bool `json:"running"`
+		PID     int  `json:"pid"`
+	}
+	if json.Unmarshal(out, &st) != nil || !st.Running {
+		return
+	}
+	unix.Kill(st.PID, unix.SIGTERM)
+	for i := 0; i < 1000 && unix.Kill(st.PID, 0) == nil; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func leftoverMounts() []string {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Mount is one line of mountinfo.
@@ -103,4 +105,12 @@ func Find(point string) (Mount, bool, error) {
 		}
 	}
 	return found, ok, nil
+}
+
+// Dead reports whether the FUSE mount at point has lost its server
+// ("transport endpoint is not connected"). statfs always reaches the
+// server, where stat may be answered from the kernel's cached attributes.
+func Dead(point string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(point, &st) == unix.ENOTCONN
 }

@@ -1,0 +1,154 @@
+package mountd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/ezfs/ezfs/internal/mountinfo"
+)
+
+// Client talks to a daemon over its socket.
+type Client struct {
+	Socket string
+	hc     *http.Client
+}
+
+// NewClient returns a client for the daemon at socket.
+func NewClient(socket string) *Client {
+	return &Client{Socket: socket, hc: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+	}}}
+}
+
+// APIError is an error answer of the daemon. errors.Is matches it
+// against the package's sentinels by its code.
+type APIError struct {
+	Message string
+	Code    string
+	Holders []mountinfo.Holder
+}
+
+func (e *APIError) Error() string { return e.Message }
+
+func (e *APIError) Is(target error) bool {
+	for _, c := range errorCodes {
+		if c.err == target {
+			return c.code == e.Code
+		}
+	}
+	return false
+}
+
+// Alive reports whether a daemon answers on the socket.
+func (c *Client) Alive() bool {
+	conn, err := net.DialTimeout("unix", c.Socket, time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://mountd"+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("mountd at %s: %w", c.Socket, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var ae apiError
+		if json.Unmarshal(data, &ae) != nil || ae.Error == "" {
+			return fmt.Errorf("mountd: %s: %s", resp.Status, bytes.TrimSpace(data))
+		}
+		return &APIError{Message: ae.Error, Code: ae.Code, Holders: ae.Holders}
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// Status returns the daemon's status.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	var st Status
+	return &st, c.do(ctx, http.MethodGet, "/v1/status", nil, &st)
+}
+
+// Mount asks the daemon to mount rec.
+func (c *Client) Mount(ctx context.Context, rec Record) (*MountInfo, error) {
+	var info MountInfo
+	return &info, c.do(ctx, http.MethodPost, "/v1/mounts", rec, &info)
+}
+
+// Unmount asks the daemon to unmount a mountpoint.
+func (c *Client) Unmount(ctx context.Context, mountpoint string, lazy bool) error {
+	return c.do(ctx, http.MethodPost, "/v1/unmount", UnmountRequest{Mountpoint: mountpoint, Lazy: lazy}, nil)
+}
+
+// Invalidate asks the daemon to drop the kernel's caches of paths.
+func (c *Client) Invalidate(ctx context.Context, mountpoint string, paths []string) error {
+	return c.do(ctx, http.MethodPost, "/v1/invalidate", InvalidateRequest{Mountpoint: mountpoint, Paths: paths}, nil)
+}
+
+// Start runs `exe --socket socket mountd` detached, logging to logPath,
+// and returns once it answers (or says why it could not start).
+func Start(socket, exe, logPath string) error {
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("mountd log: %w", err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(exe, "--socket", socket, "mountd")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start mountd: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	c := NewClient(socket)
+	deadline := time.Now().Add(15 * time.Second)
+	for !c.Alive() {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("mountd exited at once (%v); see %s", err, logPath)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mountd did not answer on %s within 15 s; see %s", socket, logPath)
+		}
+	}
+	return nil
+}
