@@ -46,6 +46,7 @@ func loadState(path string) ([]Record, error) {
 // saveState writes the records beside the state file and renames the
 // result over it: a crash leaves the old list or the new one.
 func saveState(path string, recs []Record) error {
+	recs = append([]Record(nil), recs...)
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Mountpoint < recs[j].Mountpoint })
 	data, err := json.MarshalIndent(recs, "", "  ")
 	if err != nil {
