@@ -14,14 +14,14 @@ func App() *cli.App {
 		Name:  "ezctl",
 		Usage: "containers sharing one copy of an OS, over the ezfs filesystem",
 		Flags: globalFlags,
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			templateCommand,
 			repoCommand,
 			cacheCommand,
 			mountCommand,
 			umountCommand,
 			mountdCommand,
-		},
+		}, ctCommands...),
 		HideHelpCommand: true,
 		// main prints errors, once, as "ezctl: ..."
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -7,9 +7,10 @@ import (
 )
 
 // Run runs ezctl with args (os.Args). urfave/cli stops reading flags at
-// the first argument, but people write `ezctl template info web --json`:
-// boolean flags of the leaf command that follow its arguments are moved
-// before them. Nothing after "--" is touched (exec's command line).
+// the first argument, but people (and DESIGN.md) write `ezctl create 101
+// --ostemplate NAME` and `ezctl template info web --json`: flags of the
+// leaf command that follow its arguments are moved before them. Nothing
+// after "--" is touched (exec's command line).
 func Run(args []string) error {
 	app := App()
 	return app.Run(reorderFlags(app, args))
@@ -44,15 +45,20 @@ func reorderFlags(app *cli.App, args []string) []string {
 	}
 	var flags, rest []string
 	for j := i; j < len(args); j++ {
-		if args[j] == "--" {
+		a := args[j]
+		if a == "--" {
 			rest = append(rest, args[j:]...)
 			break
 		}
-		if strings.HasPrefix(args[j], "--") && isBoolFlag(nil, leaf, args[j]) {
-			flags = append(flags, args[j])
+		if strings.HasPrefix(a, "-") && hasFlag(leaf, a) {
+			flags = append(flags, a)
+			if !isBoolFlag(nil, leaf, a) && !strings.Contains(a, "=") && j+1 < len(args) {
+				j++
+				flags = append(flags, args[j])
+			}
 			continue
 		}
-		rest = append(rest, args[j])
+		rest = append(rest, a)
 	}
 	out := append(append(append([]string{}, args[:i]...), flags...), rest...)
 	return out
@@ -70,6 +76,19 @@ func findCommand(cmds []*cli.Command, name string) *cli.Command {
 		}
 	}
 	return nil
+}
+
+// hasFlag reports whether arg is one of the leaf command's flags.
+func hasFlag(leaf *cli.Command, arg string) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	for _, f := range leaf.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isBoolFlag(global []cli.Flag, leaf *cli.Command, arg string) bool {

@@ -72,7 +72,7 @@ func writePackage(t testing.TB, dir string, p pkg) string {
 	}
 	for _, fp := range paths {
 		mode := int64(0o644)
-		if strings.Contains(fp, "bin/") {
+		if strings.Contains(fp, "bin/") || strings.Contains(fp, ".so") {
 			mode = 0o755
 		}
 		add(&tar.Header{Name: fp, Typeflag: tar.TypeReg, Mode: mode}, p.files[fp])

@@ -1,13 +1,11 @@
 package tmpl
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -165,7 +163,11 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 	if err != nil {
 		return nil, err
 	}
-	if err = writeVZPackages(filepath.Join(priv, VZPackagesFile), osName, installed); err != nil {
+	var lines []PkgLine
+	for _, ip := range installed {
+		lines = append(lines, PkgLine{ip.Name, ip.Version, ip.Arch, osName})
+	}
+	if err = saveVZPackages(priv, lines); err != nil {
 		return nil, err
 	}
 	if err = scripts("post-cache"); err != nil {
@@ -201,23 +203,6 @@ func (a *Area) layout(root string, pkgs []*Installed, rep Reporter) (int, error)
 		}
 	}
 	return files, nil
-}
-
-// writeVZPackages lists the packages of a private area:
-// "<name> <version> <arch> <template>" per line.
-func writeVZPackages(p, template string, pkgs []*Installed) error {
-	var b bytes.Buffer
-	b.WriteString("# packages linked into this container: name version arch template\n")
-	lines := make([]string, 0, len(pkgs))
-	for _, ip := range pkgs {
-		lines = append(lines, fmt.Sprintf("%s %s %s %s\n", ip.Name, ip.Version, ip.Arch, template))
-	}
-	sort.Strings(lines)
-	b.WriteString(strings.Join(lines, ""))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	return writeFileSync(p, b.Bytes())
 }
 
 // commitCache writes the tarball of the staging private area beside its

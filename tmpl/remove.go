@@ -12,8 +12,9 @@ import (
 var ErrInUse = errors.New("template in use")
 
 // RemoveTemplate removes a template that no container uses: its config,
-// and for an OS template its cache. Removing the last template of an OS
-// removes that OS's packages and package manager data too.
+// for an OS template its cache, and the packages no container and no
+// cache still lists. Removing the last template of an OS removes that
+// OS's packages and package manager data too.
 func (a *Area) RemoveTemplate(cfg *Config, name string) (string, error) {
 	t, err := a.Find(name)
 	if err != nil {
@@ -50,7 +51,11 @@ func (a *Area) RemoveTemplate(cfg *Config, name string) (string, error) {
 		os.Remove(a.CachePath(t.Name()))
 		os.Remove(a.CachePath(t.Name()) + "-old")
 	}
-	if t.Kind() == OSBase {
+	if t.Kind() != OSBase {
+		if _, err := a.gcPackages(cfg, t.Base()); err != nil {
+			return t.FullName(), fmt.Errorf("removed %s, but not its packages: %w", t.FullName(), err)
+		}
+	} else {
 		// Nothing of this OS is left: its packages go too.
 		arch := filepath.Join(a.Root, t.ArchDir())
 		gone := tempName(arch, "old")

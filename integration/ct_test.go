@@ -1,0 +1,282 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ezfs/ezfs/fs"
+	"golang.org/x/sys/unix"
+)
+
+// shellPackage packs this host's /bin/sh and the libraries it loads, so
+// that template scripts can run inside test containers.
+func shellPackage(t *testing.T) pkg {
+	t.Helper()
+	sh, err := filepath.EvalSymlinks("/bin/sh")
+	must(t, err)
+	out, err := exec.Command("ldd", sh).Output()
+	must(t, err)
+	p := pkg{name: "sh", version: "1.0", files: files{}}
+	data, err := os.ReadFile(sh)
+	must(t, err)
+	p.files["usr/bin/sh"] = string(data)
+	for _, m := range regexp.MustCompile(`(/\S+\.so[.\d]*)`).FindAllString(string(out), -1) {
+		real, err := filepath.EvalSymlinks(m)
+		must(t, err)
+		data, err := os.ReadFile(real)
+		must(t, err)
+		p.files["usr"+m] = string(data) // /lib/... -> usr/lib/..., through base-files' symlinks
+	}
+	return p
+}
+
+// ctNode is a node with an OS template and a web application template
+// whose scripts run inside the container.
+func ctNode(t *testing.T) *node {
+	n := newNode(t)
+	for _, p := range []pkg{
+		shellPackage(t),
+		{name: "base-files", version: "1.0", files: files{"etc/os-release": "NAME=demo\n", "etc/hostname": "demo\n"},
+			symlinks: map[string]string{"bin": "usr/bin", "lib": "usr/lib", "lib64": "usr/lib64"}},
+		{name: "libfoo", version: "2.0", files: files{"usr/lib/libfoo.so": "foo v2\n"}},
+		{name: "tool", version: "1.0", depends: "libfoo", files: files{"usr/bin/tool": "tool\n"}},
+		{name: "web", version: "1.0", depends: "libfoo", files: files{"usr/sbin/web": "web v1\n", "etc/web.conf": "port=80\n", "usr/share/web/old.txt": "old\n"}},
+	} {
+		writePackage(t, n.repo, p)
+	}
+	n.ok(t, "repo", "index", n.repo)
+	base := "demo/1/x86_64/config/"
+	writeTemplate(t, n.src, base+"os/default", files{
+		"packages": "sh\nbase-files\ntool\n", "package_manager": "tar\n", "repositories": n.repo + "\n", "summary": "Demo OS\n",
+	})
+	writeTemplate(t, n.src, base+"app/web/default", files{
+		"packages": "web\n", "summary": "A web server\n", "environment": "WEB_PORT=80\n",
+		"post-install": "#!/bin/sh\necho \"installed in $VEID port $WEB_PORT\" > /etc/web.installed\n",
+		"pre-remove":   "#!/bin/sh\necho removing > /etc/web.removing\n",
+	})
+	n.ok(t, "template", "install", n.src)
+	return n
+}
+
+type ctList []struct {
+	ID           string   `json:"id"`
+	OSTemplate   string   `json:"ostemplate"`
+	Templates    []string `json:"templates"`
+	Mounted      bool     `json:"mounted"`
+	PrivateBytes int64    `json:"private_bytes"`
+	SharedBytes  int64    `json:"shared_bytes"`
+}
+
+func (n *node) list(t *testing.T) map[string]ctList {
+	var l ctList
+	must(t, json.Unmarshal([]byte(n.ok(t, "list", "--json")), &l))
+	out := map[string]ctList{}
+	for _, c := range l {
+		out[c.ID] = append(out[c.ID], c)
+	}
+	return out
+}
+
+func (n *node) root(id string) string { return filepath.Join(n.vz, "root", id) }
+func (n *node) priv(id string) string { return filepath.Join(n.vz, "private", id) }
+
+func (n *node) exitCode(t *testing.T, args ...string) int {
+	_, err := n.ezctl(t, args...)
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	must(t, err)
+	return 0
+}
+
+func TestContainerLifecycle(t *testing.T) {
+	n := ctNode(t)
+	n.ok(t, "cache", "create", "demo-1-x86_64")
+	for _, id := range []string{"101", "102", "103"} {
+		n.ok(t, "create", id, "--ostemplate", "demo-1-x86_64")
+	}
+	l := n.list(t)
+	if len(l) != 3 || l["101"][0].OSTemplate != "demo-1-x86_64" || l["101"][0].Mounted || l["101"][0].SharedBytes == 0 {
+		t.Fatalf("list after create: %+v", l)
+	}
+	// A container is directories and empty link entries: tiny.
+	if p, s := l["101"][0].PrivateBytes, l["101"][0].SharedBytes; p > s/4+64<<10 {
+		t.Errorf("container 101 takes %d bytes privately for %d shared", p, s)
+	}
+	n.fails(t, "used by container 101, 102, 103", "template", "remove", "demo-1-x86_64")
+	n.fails(t, "exists", "create", "101", "--ostemplate", "demo-1-x86_64")
+	n.fails(t, "template not installed", "create", "104", "--ostemplate", "nosuch-1-x86_64")
+	n.fails(t, "template not installed", "install", "101", "nosuch")
+
+	n.ok(t, "mount", "101")
+	if got := readFile(t, filepath.Join(n.root("101"), "usr/bin/tool")); got != "tool\n" {
+		t.Errorf("tool in 101: %q", got)
+	}
+	out := n.ok(t, "exec", "101", "--", "/bin/sh", "-c", "echo hello from $VEID")
+	if !strings.Contains(out, "hello from 101") {
+		t.Errorf("exec: %q", out)
+	}
+	if code := n.exitCode(t, "exec", "101", "--", "/bin/sh", "-c", "exit 7"); code != 7 {
+		t.Errorf("exec exit status %d, want 7", code)
+	}
+	// Install into the mounted 101: the new files appear at once.
+	if _, err := os.Stat(filepath.Join(n.root("101"), "usr/sbin/web")); err == nil {
+		t.Fatal("web present before install")
+	}
+	n.ok(t, "install", "101", "web")
+	if got := readFile(t, filepath.Join(n.root("101"), "usr/sbin/web")); got != "web v1\n" {
+		t.Errorf("web in mounted 101 after install: %q", got)
+	}
+	if got := readFile(t, filepath.Join(n.root("101"), "etc/web.installed")); got != "installed in 101 port 80\n" {
+		t.Errorf("post-install inside the container: %q", got)
+	}
+	if !isLink(t, filepath.Join(n.priv("101"), "root/usr/sbin/web")) {
+		t.Error("web is not a link entry in 101")
+	}
+	if _, err := os.Stat(filepath.Join(n.priv("102"), "root/usr/sbin/web")); err == nil {
+		t.Error("102 got web too")
+	}
+	if l := n.list(t); strings.Join(l["101"][0].Templates, " ") != "web" || !l["101"][0].Mounted || len(l["102"][0].Templates) != 0 {
+		t.Errorf("list after install: %+v", l)
+	}
+	// The container changes one file; a process holds another open.
+	f, err := os.OpenFile(filepath.Join(n.root("101"), "etc/web.conf"), os.O_WRONLY|os.O_APPEND, 0)
+	must(t, err)
+	f.WriteString("workers=4\n")
+	f.Close()
+	held, err := os.Open(filepath.Join(n.root("101"), "usr/sbin/web"))
+	must(t, err)
+	defer held.Close()
+
+	// A new version is published.
+	if code := n.exitCode(t, "status", "101"); code != 0 {
+		t.Errorf("status before the new version: %d", code)
+	}
+	writePackage(t, n.repo, pkg{name: "web", version: "2.0", depends: "libfoo",
+		files: files{"usr/sbin/web": "web v2\n", "etc/web.conf": "port=8080\n", "usr/share/web/new.txt": "new\n"}})
+	n.ok(t, "repo", "index", n.repo)
+	if code := n.exitCode(t, "status", "101"); code != 2 {
+		t.Errorf("status with an update available: %d, want 2", code)
+	}
+	if code := n.exitCode(t, "status", "102"); code != 0 {
+		t.Errorf("status of 102 (no web): %d, want 0", code)
+	}
+	out = n.ok(t, "update", "101")
+	if !strings.Contains(out, "web 1.0 -> 2.0") || !strings.Contains(out, "kept etc/web.conf") {
+		t.Errorf("update output:\n%s", out)
+	}
+	r := n.root("101")
+	for path, want := range map[string]string{
+		"usr/sbin/web":          "web v2\n",             // untouched: relinked
+		"etc/web.conf":          "port=80\nworkers=4\n", // changed: kept
+		"etc/web.conf.ezfs-new": "port=8080\n",          // the new version beside it
+		"usr/share/web/new.txt": "new\n",                // new file linked
+	} {
+		if got := readFile(t, filepath.Join(r, path)); got != want {
+			t.Errorf("after update %s reads %q, want %q", path, got, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(r, "usr/share/web/old.txt")); !os.IsNotExist(err) {
+		t.Errorf("dropped file old.txt: %v", err)
+	}
+	buf := make([]byte, 16)
+	k, _ := held.ReadAt(buf, 0)
+	if string(buf[:k]) != "web v1\n" {
+		t.Errorf("a file held open across the update reads %q", buf[:k])
+	}
+	if vp := readFile(t, filepath.Join(n.priv("101"), "templates/vzpackages")); !strings.Contains(vp, "web 2.0 amd64 web") {
+		t.Errorf("vzpackages: %s", vp)
+	}
+	if code := n.exitCode(t, "status", "101"); code != 0 {
+		t.Errorf("status after update: %d", code)
+	}
+
+	// Remove the application template: its files go, changed ones stay.
+	out = n.ok(t, "remove", "101", "web")
+	if !strings.Contains(out, "kept etc/web.conf") {
+		t.Errorf("remove output:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(r, "usr/sbin/web")); !os.IsNotExist(err) {
+		t.Errorf("web after remove: %v", err)
+	}
+	if got := readFile(t, filepath.Join(r, "etc/web.removing")); got != "removing\n" {
+		t.Errorf("pre-remove: %q", got)
+	}
+	if got := readFile(t, filepath.Join(r, "etc/web.conf")); got != "port=80\nworkers=4\n" {
+		t.Errorf("changed file after remove: %q", got)
+	}
+	n.fails(t, "OS template cannot be removed", "remove", "101", "demo-1-x86_64")
+	if got := readFile(t, filepath.Join(r, "etc/hostname")); got != "demo\n" {
+		t.Errorf("hostname: %q", got)
+	}
+	held.Close()
+
+	n.fails(t, "is mounted", "destroy", "101")
+	n.ok(t, "umount", "101")
+	for _, id := range []string{"101", "102", "103"} {
+		n.ok(t, "destroy", id)
+	}
+	if _, err := os.Stat(n.priv("101")); !os.IsNotExist(err) {
+		t.Errorf("private area after destroy: %v", err)
+	}
+	n.ok(t, "template", "remove", "web")
+	if _, err := os.Stat(filepath.Join(n.area(), "demo/1/x86_64/web_2.0_amd64")); !os.IsNotExist(err) {
+		t.Errorf("web's package stays after its template went: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(n.area(), "demo/1/x86_64/tool_1.0_amd64")); err != nil {
+		t.Errorf("the cache's packages must stay: %v", err)
+	}
+	n.ok(t, "template", "remove", "demo-1-x86_64")
+	if _, err := os.Stat(filepath.Join(n.area(), "demo")); !os.IsNotExist(err) {
+		t.Errorf("the OS's packages after its last template went: %v", err)
+	}
+}
+
+func TestContainerKilledMidInstall(t *testing.T) {
+	n := ctNode(t)
+	n.ok(t, "create", "102", "--ostemplate", "demo-1-x86_64")
+	// Busy: another command holds the container's lock.
+	lock, err := os.OpenFile(filepath.Join(n.priv("102"), ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	must(t, err)
+	must(t, unix.Flock(int(lock.Fd()), unix.LOCK_EX))
+	lock.WriteString("4242\n")
+	n.fails(t, "being changed by another ezctl (pid 4242)", "install", "102", "web")
+	lock.Close()
+
+	before := readFile(t, filepath.Join(n.priv("102"), "templates/vzpackages"))
+	cmd := exec.Command(ezctl, "--vz", n.vz, "install", "102", "web")
+	cmd.Env = append(os.Environ(), "EZFS_FAILPOINT=ct-apply:3")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 137 {
+		t.Fatalf("install with a failpoint: %v\n%s", err, out)
+	}
+	// The records show the state before; nothing half done is listed.
+	if got := readFile(t, filepath.Join(n.priv("102"), "templates/vzpackages")); got != before {
+		t.Errorf("vzpackages changed by the killed install:\n%s", got)
+	}
+	if l := n.list(t); len(l["102"][0].Templates) != 0 {
+		t.Errorf("list shows a half install: %+v", l["102"])
+	}
+	if _, err := os.Stat(filepath.Join(n.priv("102"), "templates/.journal")); err != nil {
+		t.Fatalf("no journal after the kill: %v", err)
+	}
+	// The re-run finishes it.
+	n.ok(t, "install", "102", "web")
+	if l := n.list(t); strings.Join(l["102"][0].Templates, " ") != "web" {
+		t.Errorf("after the re-run: %+v", l["102"])
+	}
+	for _, p := range []string{"usr/sbin/web", "etc/web.conf", "usr/share/web/old.txt"} {
+		v, err := unix.Lgetxattr(filepath.Join(n.priv("102"), "root", p), fs.LinkAttr, make([]byte, 256))
+		if err != nil || v == 0 {
+			t.Errorf("%s after the re-run: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(n.priv("102"), "templates/.journal")); !os.IsNotExist(err) {
+		t.Errorf("journal left: %v", err)
+	}
+}

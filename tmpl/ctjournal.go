@@ -1,0 +1,284 @@
+package tmpl
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ezfs/ezfs/fs"
+	"golang.org/x/sys/unix"
+)
+
+// A journal is how a container operation survives being killed: the
+// whole plan is written (and synced) before the first change, every step
+// is idempotent, and the records (vzpackages, ve.conf) are replaced last.
+// The next command on the container applies a journal it finds, so an
+// interrupted operation is always finished, and readers of the records
+// never see a half state.
+
+const journalFile = "templates/.journal"
+
+type journal struct {
+	Op       string      `json:"op"`
+	Add      []planEntry `json:"add,omitempty"`    // create, unless present
+	Relink   []relink    `json:"relink,omitempty"` // set a new link value where the old one is
+	Remove   []relink    `json:"remove,omitempty"` // delete where the old value is (New unused)
+	Packages []PkgLine   `json:"packages"`         // the vzpackages after the operation
+	Apps     []string    `json:"apps"`             // TEMPLATES after the operation
+}
+
+// planEntry is one path a package brings into a container.
+type planEntry struct {
+	Entry
+	Value string `json:"value,omitempty"` // link value, for regular files
+}
+
+type relink struct {
+	Path string `json:"path"`
+	Old  string `json:"old"`
+	New  string `json:"new,omitempty"`
+}
+
+// Report is what an operation tells the user about files it did not
+// touch because the container changed them.
+type Report struct {
+	Kept    []string // container-changed files left as they were
+	New     []string // FILE.ezfs-new placed beside them
+	Changed []string // every path changed, for invalidation
+}
+
+func (ct *CT) journalPath() string { return filepath.Join(ct.Private, journalFile) }
+
+func (ct *CT) writeJournal(j *journal) error {
+	data, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	return atomicWrite(ct.journalPath(), data)
+}
+
+// recover finishes an operation a crash interrupted.
+func (ct *CT) recover() (*Report, error) {
+	data, err := os.ReadFile(ct.journalPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var j journal
+	if err := json.Unmarshal(data, &j); err != nil {
+		return nil, fmt.Errorf("container %s: unreadable journal %s (%v); move it away and run ezctl fsck %s", ct.ID, ct.journalPath(), err, ct.ID)
+	}
+	return ct.apply(&j)
+}
+
+// apply carries out a journal and removes it.
+func (ct *CT) apply(j *journal) (*Report, error) {
+	root, err := unix.Open(ct.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(root)
+	rep := &Report{}
+	step := 0
+	next := func() { step++; failpoint("ct-apply", step) }
+	for _, r := range j.Remove {
+		next()
+		if ok, err := ct.linkIs(root, r.Path, r.Old); err != nil {
+			return nil, err
+		} else if ok {
+			if err := ct.unlinkAt(root, r.Path); err != nil {
+				return nil, err
+			}
+			rep.Changed = append(rep.Changed, r.Path)
+		} else if exists(root, r.Path) {
+			rep.Kept = append(rep.Kept, r.Path)
+		}
+	}
+	for _, r := range j.Relink {
+		next()
+		ok, err := ct.linkIs(root, r.Path, r.Old)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if err := ct.setLink(root, r.Path, r.New); err != nil {
+				return nil, err
+			}
+			rep.Changed = append(rep.Changed, r.Path)
+			continue
+		}
+		if done, _ := ct.linkIs(root, r.Path, r.New); done {
+			continue
+		}
+		// Changed by the container: keep it, put the new version beside.
+		rep.Kept = append(rep.Kept, r.Path)
+		side := planEntry{Entry: Entry{Type: 'f', Mode: 0o644, Path: r.Path + ".ezfs-new"}, Value: r.New}
+		if err := ct.add(root, side, rep); err != nil {
+			return nil, err
+		}
+		rep.New = append(rep.New, side.Path)
+	}
+	for _, e := range j.Add {
+		next()
+		if err := ct.add(root, e, rep); err != nil {
+			return nil, err
+		}
+	}
+	if err := saveVZPackages(ct.Private, j.Packages); err != nil {
+		return nil, err
+	}
+	if err := ct.saveApps(j.Apps); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(ct.journalPath()); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func exists(root int, p string) bool {
+	var st unix.Stat_t
+	return unix.Fstatat(root, p, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
+}
+
+// linkIs reports whether path is a link entry with the given value.
+func (ct *CT) linkIs(root int, p, value string) (bool, error) {
+	dirfd, name, err := ct.parent(root, p, false)
+	if err != nil {
+		return false, nil
+	}
+	defer unix.Close(dirfd)
+	buf := make([]byte, 4096)
+	n, err := unix.Lgetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, name), fs.LinkAttr, buf)
+	if err == unix.ENODATA || err == unix.ENOENT {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return string(buf[:n]) == value, nil
+}
+
+func (ct *CT) setLink(root int, p, value string) error {
+	dirfd, name, err := ct.parent(root, p, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dirfd)
+	return unix.Lsetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, name), fs.LinkAttr, []byte(value), 0)
+}
+
+func (ct *CT) unlinkAt(root int, p string) error {
+	dirfd, name, err := ct.parent(root, p, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dirfd)
+	if err := unix.Unlinkat(dirfd, name, 0); err != nil && err != unix.ENOENT {
+		return err
+	}
+	return nil
+}
+
+// parent opens the directory of p inside the container's tree, as the
+// container sees it (RESOLVE_IN_ROOT); with create, missing directories
+// are made.
+func (ct *CT) parent(root int, p string, create bool) (int, string, error) {
+	dir, name := filepath.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		fd, err := unix.Dup(root)
+		return fd, name, err
+	}
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := unix.Openat2(root, dir, &how)
+	if err == unix.ENOENT && create {
+		pfd, pname, err := ct.parent(root, dir, true)
+		if err != nil {
+			return -1, "", err
+		}
+		err = unix.Mkdirat(pfd, pname, 0o755)
+		unix.Close(pfd)
+		if err != nil && err != unix.EEXIST {
+			return -1, "", err
+		}
+		fd, err = unix.Openat2(root, dir, &how)
+	}
+	return fd, name, err
+}
+
+// add creates one planned entry unless the container has something
+// there: its own file is kept and the package's placed beside it as
+// FILE.ezfs-new.
+func (ct *CT) add(root int, e planEntry, rep *Report) error {
+	dirfd, name, err := ct.parent(root, e.Path, true)
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.Path, err)
+	}
+	defer unix.Close(dirfd)
+	var st unix.Stat_t
+	if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		switch {
+		case e.Type == 'd' || st.Mode&unix.S_IFMT == unix.S_IFDIR:
+			return nil
+		case e.Type == 'f':
+			if ok, _ := ct.linkIs(root, e.Path, e.Value); ok {
+				return nil // added before a crash
+			}
+			if strings.HasSuffix(e.Path, ".ezfs-new") {
+				ct.unlinkAt(root, e.Path) // an older .ezfs-new
+			} else {
+				rep.Kept = append(rep.Kept, e.Path)
+				side := e
+				side.Path += ".ezfs-new"
+				rep.New = append(rep.New, side.Path)
+				return ct.add(root, side, rep)
+			}
+		default:
+			return nil // the container's symlink or device stays
+		}
+	}
+	sk := &Skeleton{root: root, area: nil, owner: map[string]string{}, Warning: func(string, ...any) {}}
+	switch e.Type {
+	case 'f':
+		fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return err
+		}
+		err = unix.Fsetxattr(fd, fs.LinkAttr, []byte(e.Value), 0)
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+	case 'd':
+		if err := unix.Mkdirat(dirfd, name, 0o700); err != nil {
+			return err
+		}
+	case 'l':
+		if err := unix.Symlinkat(e.Link, dirfd, name); err != nil {
+			return err
+		}
+	case 'h':
+		tdir, tname, err := ct.parent(root, e.Link, false)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(tdir)
+		err = unix.Linkat(tdir, tname, dirfd, name, 0)
+		rep.Changed = append(rep.Changed, e.Path)
+		return err
+	default:
+		mode := map[byte]uint32{'c': unix.S_IFCHR, 'b': unix.S_IFBLK, 'p': unix.S_IFIFO}[e.Type]
+		if err := unix.Mknodat(dirfd, name, mode|0o600, int(e.Dev)); err != nil {
+			return err
+		}
+	}
+	rep.Changed = append(rep.Changed, e.Path)
+	return sk.meta(dirfd, name, &e.Entry)
+}
