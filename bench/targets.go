@@ -62,7 +62,7 @@ func (t *ezfsTarget) Open(i int) (string, error) {
 	if !t.passthrough {
 		args = append(args, "--no-passthrough")
 	}
-	out, err := exec.Command(t.ezctl, append(args, mnt)...).CombinedOutput()
+	out, err := t.command(append(args, mnt)...).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("ezctl mount: %v: %s", err, out)
 	}
@@ -78,13 +78,25 @@ func (t *ezfsTarget) Open(i int) (string, error) {
 
 func (t *ezfsTarget) ServerPID(i int) int { return t.pids[i] }
 
+// command runs ezctl against the benchmark's own mountd, so that the
+// node's daemon (if any) is neither used nor measured.
+func (t *ezfsTarget) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(t.ezctl, args...)
+	cmd.Env = append(os.Environ(), "EZFS_MOUNTD_SOCKET="+filepath.Join(t.d.dir, "run", "mountd.sock"))
+	return cmd
+}
+
 func (t *ezfsTarget) Close() {
 	for _, m := range t.mounts {
-		if err := exec.Command(t.ezctl, "umount", m).Run(); err != nil {
+		if err := t.command("umount", m).Run(); err != nil {
 			unix.Unmount(m, unix.MNT_DETACH)
 		}
 	}
 	t.mounts = nil
+	for _, pid := range t.pids {
+		unix.Kill(pid, unix.SIGTERM) // the benchmark's mountd
+		break
+	}
 }
 
 // overlayTarget is kernel overlayfs with the template tree as lower layer.
