@@ -123,6 +123,20 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 		}
 	}()
 	ctid := "cache-" + osName
+	staged := func(what string, fn func() error) error {
+		if opts.Mount == nil {
+			return fmt.Errorf("template %s: %s needs the staging container mounted, and there is nothing to mount it with", osName, what)
+		}
+		unmount, err := opts.Mount(a.Root, filepath.Join(priv, "root"), mnt)
+		if err != nil {
+			return fmt.Errorf("mount the staging container: %w", err)
+		}
+		err = fn()
+		if uerr := unmount(); err == nil && uerr != nil {
+			err = fmt.Errorf("unmount the staging container: %w", uerr)
+		}
+		return err
+	}
 	scripts := func(script string) error {
 		var runs []*Template
 		for _, t := range append([]*Template{st.Base}, st.Layers...) {
@@ -133,23 +147,15 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 		if len(runs) == 0 {
 			return nil
 		}
-		if opts.Mount == nil {
-			return fmt.Errorf("template %s has a %s script but nothing to mount the staging container with", osName, script)
-		}
 		rep.Step("running %s against the staging container", script)
-		unmount, err := opts.Mount(a.Root, filepath.Join(priv, "root"), mnt)
-		if err != nil {
-			return fmt.Errorf("mount the staging container: %w", err)
-		}
-		for _, t := range runs {
-			if err = runScript(ctx, t, script, mnt, ctid, j.env); err != nil {
-				break
+		return staged(script, func() error {
+			for _, t := range runs {
+				if err := runScript(ctx, t, script, mnt, ctid, j.env); err != nil {
+					return err
+				}
 			}
-		}
-		if uerr := unmount(); err == nil && uerr != nil {
-			err = fmt.Errorf("unmount the staging container: %w", uerr)
-		}
-		return err
+			return nil
+		})
 	}
 	if err = scripts("pre-cache"); err != nil {
 		return nil, err
@@ -159,9 +165,19 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 		return nil, err
 	}
 	rep.Step("laying out %d packages as link entries", len(installed))
-	files, err := a.layout(filepath.Join(priv, "root"), installed, rep)
+	db, hasDB := m.(packageDB)
+	files, err := a.layout(filepath.Join(priv, "root"), installed, rep, db)
 	if err != nil {
 		return nil, err
+	}
+	if hasDB {
+		if err = db.Register(filepath.Join(priv, "root"), a, installed, true); err != nil {
+			return nil, err
+		}
+		rep.Step("configuring %d packages inside the staging container", len(installed))
+		if err = staged("configuring packages", func() error { return db.Configure(ctx, mnt, installed, j.env) }); err != nil {
+			return nil, err
+		}
 	}
 	var lines []PkgLine
 	for _, ip := range installed {
@@ -183,14 +199,29 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 
 // layout builds the container tree of the packages and returns how many
 // link entries it made.
-func (a *Area) layout(root string, pkgs []*Installed, rep Reporter) (int, error) {
+func (a *Area) layout(root string, pkgs []*Installed, rep Reporter, db packageDB) (int, error) {
 	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, err
 	}
 	defer unix.Close(fd)
+	if db != nil {
+		if err := db.PrepareRoot(fd); err != nil {
+			return 0, err
+		}
+	}
 	sk := NewSkeleton(fd, a)
-	sk.Warning = rep.Step
+	warnings := 0
+	sk.Warning = func(format string, args ...any) {
+		if warnings++; warnings <= 5 {
+			rep.Step("note: "+format, args...)
+		}
+	}
+	defer func() {
+		if warnings > 5 {
+			rep.Step("note: %d more files replaced by a later package", warnings-5)
+		}
+	}()
 	files := 0
 	for _, p := range pkgs {
 		if err := sk.Add(p); err != nil {

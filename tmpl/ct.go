@@ -411,10 +411,39 @@ func (ct *CT) Install(ctx context.Context, names []string, opts CTOptions) (rep 
 		return nil, fmt.Errorf("container %s: install stopped halfway (%v); the next ezctl command on it finishes it", ct.ID, err)
 	}
 	ct.invalidate(opts, rep)
+	if err := ct.configure(ctx, m, installed, nil, j.env, opts); err != nil {
+		return rep, err
+	}
 	if err := ct.runScripts(ctx, adding, "post-install", j.env, opts); err != nil {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// configure registers packages in the container's package database and
+// configures them inside it, for package managers that have one.
+func (ct *CT) configure(ctx context.Context, m Manager, add []*Installed, drop []string, env []string, opts CTOptions) error {
+	db, ok := m.(packageDB)
+	if !ok || len(add) == 0 && len(drop) == 0 {
+		return nil
+	}
+	if opts.InContainer == nil {
+		return fmt.Errorf("container %s: its packages need configuring inside it, and there is no way in", ct.ID)
+	}
+	return opts.InContainer(func(root string) error {
+		if len(drop) > 0 {
+			if err := db.Unregister(root, drop); err != nil {
+				return err
+			}
+		}
+		if len(add) == 0 {
+			return nil
+		}
+		if err := db.Register(root, ct.Area, add, false); err != nil {
+			return err
+		}
+		return db.Configure(ctx, root, add, env)
+	})
 }
 
 func namesOf(ts []*Template) []string {
@@ -561,6 +590,9 @@ func (ct *CT) Update(ctx context.Context, only []string, opts CTOptions) ([]Upda
 		return nil, nil, fmt.Errorf("container %s: update stopped halfway (%v); the next ezctl command on it finishes it", ct.ID, err)
 	}
 	ct.invalidate(opts, rep)
+	if err := ct.configure(ctx, m, installed, nil, j.env, opts); err != nil {
+		return ups, rep, err
+	}
 	if err := ct.runScripts(ctx, affected, "post-upgrade", j.env, opts); err != nil {
 		return ups, rep, err
 	}
@@ -639,6 +671,7 @@ func (ct *CT) Remove(ctx context.Context, names []string, opts CTOptions) (*Repo
 	if err := ct.runScripts(ctx, removing, "pre-remove", st.Environment(), opts); err != nil {
 		return nil, err
 	}
+	var dropped []string
 	jr := &journal{Op: "remove"}
 	for _, a := range ct.Apps {
 		if !slices.Contains(gone, a) {
@@ -656,6 +689,7 @@ func (ct *CT) Remove(ctx context.Context, names []string, opts CTOptions) (*Repo
 			continue
 		}
 		ip := inst[l.Name]
+		dropped = append(dropped, l.Name)
 		for i := range ip.Entries {
 			if e := &ip.Entries[i]; e.Type == 'f' {
 				jr.Remove = append(jr.Remove, relink{Path: e.Path, Old: LinkValue(ct.Area, ip, e)})
@@ -670,6 +704,11 @@ func (ct *CT) Remove(ctx context.Context, names []string, opts CTOptions) (*Repo
 		return nil, fmt.Errorf("container %s: remove stopped halfway (%v); the next ezctl command on it finishes it", ct.ID, err)
 	}
 	ct.invalidate(opts, rep)
+	if m, err := managerFor(st.PackageManager()); err == nil {
+		if err := ct.configure(ctx, m, nil, dropped, st.Environment(), opts); err != nil {
+			return rep, err
+		}
+	}
 	if err := ct.runScripts(ctx, removing, "post-remove", st.Environment(), opts); err != nil {
 		return rep, err
 	}

@@ -235,14 +235,8 @@ func (r *resolver) satisfy(c Clause, from string) error {
 			}
 			return r.choose(p)
 		}
-		for _, p := range r.ix.providers[rel.Name] {
-			for _, pr := range p.Provides {
-				if pr.Name == rel.Name && (rel.Op == "" || pr.Op == "=" && rel.Matches(pr.Version)) {
-					if r.selected[p.Name] == nil {
-						return r.choose(p)
-					}
-				}
-			}
+		if p := r.bestProvider(rel); p != nil {
+			return r.choose(p)
 		}
 		switch vs := r.ix.Versions(rel.Name); {
 		case len(vs) > 0:
@@ -254,6 +248,26 @@ func (r *resolver) satisfy(c Clause, from string) error {
 		}
 	}
 	return &UnsatisfiableError{Package: from, Clause: c, Why: strings.Join(why, "; ")}
+}
+
+// bestProvider returns a provider of the virtual package rel: the first
+// providing package name in index order, at its newest version that
+// provides it (a security update provides what the release did).
+func (r *resolver) bestProvider(rel Relation) *Package {
+	var best *Package
+	for _, p := range r.ix.providers[rel.Name] {
+		if r.selected[p.Name] != nil || best != nil && p.Name != best.Name {
+			continue
+		}
+		for _, pr := range p.Provides {
+			if pr.Name == rel.Name && (rel.Op == "" || pr.Op == "=" && rel.Matches(pr.Version)) {
+				if best == nil || CompareVersions(p.Version, best.Version) > 0 {
+					best = p
+				}
+			}
+		}
+	}
+	return best
 }
 
 func (r *resolver) choose(p *Package) error {

@@ -50,6 +50,26 @@ Version: 1
 Architecture: all
 Depends: gawk2 | awk, perl | python3 (>= 3.11) | libc
 
+Package: nginx
+Version: 1.22-9
+Architecture: amd64
+Provides: httpd, nginx-abi-1.22
+
+Package: nginx
+Version: 1.22-11
+Architecture: amd64
+Provides: httpd, nginx-abi-1.22
+
+Package: mod
+Version: 1
+Architecture: amd64
+Depends: nginx-abi-1.22
+
+Package: light
+Version: 1.22-11
+Architecture: amd64
+Depends: mod, nginx (>= 1.22-11)
+
 Package: other-arch
 Version: 1
 Architecture: arm64
@@ -60,7 +80,7 @@ func TestParseStanzasAndWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st) != 8 || st[0].Get("description") != "C library\nwith a long\n.\ndescription" {
+	if len(st) != 12 || st[0].Get("description") != "C library\nwith a long\n.\ndescription" {
 		t.Fatalf("%d stanzas, first description %q", len(st), st[0].Get("Description"))
 	}
 	var buf bytes.Buffer
@@ -145,6 +165,8 @@ func TestResolve(t *testing.T) {
 		{want: []string{"mawk", "awk"}, got: []string{"mawk=1.3"}},
 		{want: []string{"awk (= 5.2)"}, got: []string{"gawk=5.2"}},
 		{want: []string{"other-arch"}, err: "no package other-arch"},
+		// The newest version of a provider, so a later exact need fits.
+		{want: []string{"light"}, got: []string{"nginx=1.22-11", "mod=1", "light=1.22-11"}},
 		{want: []string{"libfoo (>= 2:0)"}, err: "the repositories have libfoo 1:0.9, 1.0"},
 		{want: []string{"libfoo (= 1.0)", "tool"}, err: "libfoo 1.0 is already chosen"},
 	} {

@@ -176,7 +176,7 @@ func (j *job) unpack(m Manager, p *Package) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	control, entries, err := m.Unpack(j.downloadPath(p), fd)
+	control, entries, err := m.Unpack(j.downloadPath(p), fd, tmp)
 	unix.Close(fd)
 	if err != nil {
 		return "", fmt.Errorf("unpack %s: %w", p, err)

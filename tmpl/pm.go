@@ -10,15 +10,16 @@ import (
 // fetched, and how a package archive is unpacked. Resolution, downloads,
 // verification and the layout in the area are shared (packages.go).
 type Manager interface {
-	// ParseSource reads one repositories line.
-	ParseSource(line string) (*Source, error)
+	// ParseSource reads one repositories line (which may stand for
+	// several sources, as "host" does).
+	ParseSource(line string) ([]*Source, error)
 	// LoadIndex reads the index of every source, downloading what it
 	// must into j.pmDir.
 	LoadIndex(ctx context.Context, j *job, sources []*Source) (*Index, error)
 	// Unpack writes the files of a downloaded package archive below the
-	// directory dstfd and returns the package's control stanza and
-	// every path it wrote.
-	Unpack(archive string, dstfd int) (Stanza, []Entry, error)
+	// directory dst (open as dstfd) and returns the package's control
+	// stanza and every path it wrote.
+	Unpack(archive string, dstfd int, dst string) (Stanza, []Entry, error)
 	// Base lists packages every cache of the index holds besides the
 	// template's own (Debian: Priority required).
 	Base(ix *Index) []string
@@ -29,7 +30,7 @@ func managerFor(name string) (Manager, error) {
 	case "tar":
 		return tarManager{}, nil
 	case "dpkg":
-		return nil, fmt.Errorf("package manager dpkg is not available in this build yet")
+		return dpkgManager{}, nil
 	}
 	return nil, fmt.Errorf("unknown package manager %q", name)
 }
@@ -84,11 +85,30 @@ func (j *job) sources(ctx context.Context, m Manager) ([]*Source, error) {
 	}
 	var out []*Source
 	for _, l := range lines {
-		s, err := m.ParseSource(l)
+		ss, err := m.ParseSource(l)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", j.stack.Base.Name(), err)
 		}
-		out = append(out, s)
+		out = append(out, ss...)
 	}
 	return out, nil
+}
+
+// packageDB is a package manager with a package database in the
+// container (dpkg's /var/lib/dpkg), which needs the container prepared
+// before packages are laid out, and its packages registered and
+// configured inside it afterwards.
+type packageDB interface {
+	// PrepareRoot readies an empty container tree (the merged /usr
+	// symlinks of Debian).
+	PrepareRoot(rootfd int) error
+	// Register records packages in the container's database below root;
+	// link makes its files link entries (root is a private tree, not
+	// mounted), else copies (root is a mount).
+	Register(root string, area *Area, pkgs []*Installed, link bool) error
+	// Configure runs the packages' maintainer scripts in a chroot of the
+	// mounted container.
+	Configure(ctx context.Context, mnt string, pkgs []*Installed, env []string) error
+	// Unregister takes packages out of the database below root.
+	Unregister(root string, names []string) error
 }

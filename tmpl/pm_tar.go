@@ -27,14 +27,14 @@ const (
 // ControlMember is the package's control stanza inside a tar package.
 const ControlMember = ".ezfs/control"
 
-func (tarManager) ParseSource(line string) (*Source, error) {
+func (tarManager) ParseSource(line string) ([]*Source, error) {
 	if strings.ContainsAny(line, " \t") {
 		return nil, fmt.Errorf("tar repository %q: want one path or URL", line)
 	}
 	if err := checkURI(line); err != nil {
 		return nil, err
 	}
-	return &Source{Line: line, URI: line}, nil
+	return []*Source{{Line: line, URI: line}}, nil
 }
 
 func (tarManager) LoadIndex(ctx context.Context, j *job, sources []*Source) (*Index, error) {
@@ -86,7 +86,7 @@ func openTarPackage(p string) (io.Reader, func(), error) {
 
 func isControl(p string) bool { return p == ".ezfs" || strings.HasPrefix(p, ".ezfs/") }
 
-func (tarManager) Unpack(archive string, dstfd int) (Stanza, []Entry, error) {
+func (tarManager) Unpack(archive string, dstfd int, dst string) (Stanza, []Entry, error) {
 	r, done, err := openTarPackage(archive)
 	if err != nil {
 		return nil, nil, err
