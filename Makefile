@@ -2,9 +2,10 @@
 GO      ?= go
 BIN     := bin
 GOFLAGS ?=
+SHELL   := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help build test check bench bench-quick demo fuzz soak clean clean-test
+.PHONY: help build test test-debian check bench bench-quick demo fuzz soak clean clean-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -18,6 +19,9 @@ test: build ## vet, then every test that fits in a few minutes, mounted tests in
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) test -count=1 -timeout 5m ./...
 	GOMAXPROCS=1 $(GO) test -race -count=1 -timeout 5m ./fs/ ./ctl/ ./mountd/ ./tmpl/ ./internal/...
+
+test-debian: build ## build a real Debian 12 cache from the host's apt sources, use it (needs the Debian mirror)
+	$(GO) test -tags online -count=1 -timeout 15m -run TestDebianOnline -v ./integration/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+.*REPORT|\s+.*\.go:)' ; test $${PIPESTATUS[0]} -eq 0
 
 check: ## vet, gofmt, staticcheck
 	$(GO) vet ./...

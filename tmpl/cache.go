@@ -42,18 +42,16 @@ var ErrNoCache = errors.New("no cache")
 // VZPackagesFile is where a private area lists its packages.
 const VZPackagesFile = "templates/vzpackages"
 
-// lockCache serialises cache operations on one area.
+// lockCache serialises cache operations on one area. The lock is the
+// area directory itself (flock), so taking it changes nothing on disk.
 func (a *Area) lockCache() (func(), error) {
-	if err := os.MkdirAll(a.CacheDir(), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(a.CacheDir(), ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.Open(a.Root)
 	if err != nil {
 		return nil, err
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("another cache operation is running on %s (lock %s); wait for it", a.Root, f.Name())
+		return nil, fmt.Errorf("another cache or template operation is running on %s; wait for it", a.Root)
 	}
 	return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
 }
@@ -84,7 +82,6 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 		return nil, err
 	}
 	defer unlock()
-	cleanStale(a.CacheDir())
 
 	m, err := managerFor(st.PackageManager())
 	if err != nil {
@@ -106,6 +103,11 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 	}
 	rep.Step("%d packages to install (%d in the repositories)", len(pkgs), ix.Len())
 
+	newCacheDir := isDirEmpty(a.CacheDir())
+	if err := os.MkdirAll(a.CacheDir(), 0o755); err != nil {
+		return nil, err
+	}
+	cleanStale(a.CacheDir())
 	stage := filepath.Join(a.CacheDir(), fmt.Sprintf(".new-%s-%d", osName, os.Getpid()))
 	priv, mnt := filepath.Join(stage, "private"), filepath.Join(stage, "mnt")
 	for _, d := range []string{filepath.Join(priv, "root"), filepath.Join(priv, "templates"), mnt} {
@@ -119,6 +121,9 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 		if err != nil {
 			for _, d := range created {
 				os.RemoveAll(d)
+			}
+			if newCacheDir {
+				os.Remove(a.CacheDir()) // only if still empty
 			}
 		}
 	}()

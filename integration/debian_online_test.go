@@ -1,0 +1,78 @@
+//go:build online
+
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDebianOnline builds the Debian 12 example template from the host's
+// apt sources (the Debian mirror must be reachable): make test-debian.
+func TestDebianOnline(t *testing.T) {
+	n := newNode(t)
+	n.ok(t, "template", "install", "../examples/debian-12-x86_64")
+	start := time.Now()
+	out := n.ok(t, "cache", "create", "debian-12-x86_64")
+	took := time.Since(start)
+	t.Log(out)
+	cache := filepath.Join(n.area(), "cache", "debian-12-x86_64.tar.gz")
+	st, err := os.Stat(cache)
+	must(t, err)
+	members := readCache(t, cache)
+	links, files := 0, 0
+	for name, m := range members {
+		if strings.HasPrefix(name, "root/") && m.typ == '0' {
+			files++
+			if m.link != "" {
+				links++
+			}
+		}
+	}
+	pkgs := strings.Count(strings.TrimSpace(members["templates/vzpackages"].data), "\n")
+	t.Logf("REPORT Debian 12 cache: %d packages, %d files of which %d link entries, tarball %d KiB, created in %v",
+		pkgs, files, links, st.Size()>>10, took.Round(time.Second))
+
+	n.ok(t, "create", "401", "--ostemplate", "debian-12-x86_64")
+	n.ok(t, "create", "402", "--ostemplate", "debian-12-x86_64")
+	n.ok(t, "mount", "401")
+	defer n.ok(t, "umount", "401")
+	if out := n.ok(t, "exec", "401", "--", "/bin/sh", "-c", "echo ok"); strings.TrimSpace(out) != "ok" {
+		t.Errorf("sh in the container: %q", out)
+	}
+	out = n.ok(t, "exec", "401", "--", "dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package}\n")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "ii ") {
+			t.Errorf("not installed and configured: %q", l)
+		}
+	}
+	if len(lines) != pkgs {
+		t.Errorf("dpkg knows %d packages, the cache %d", len(lines), pkgs)
+	}
+	if out := n.ok(t, "exec", "401", "--", "apt-get", "--version"); !strings.HasPrefix(out, "apt ") {
+		t.Errorf("apt-get --version: %q", out)
+	}
+	n.ok(t, "mount", "402")
+	defer n.ok(t, "umount", "402")
+	n.ok(t, "install", "402", "nginx")
+	if out := n.ok(t, "exec", "402", "--", "/usr/sbin/nginx", "-v"); !strings.Contains(out, "nginx/") {
+		t.Errorf("nginx -v: %q", out)
+	}
+	out = n.ok(t, "exec", "402", "--", "dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "nginx-light")
+	if !strings.HasPrefix(out, "ii") {
+		t.Errorf("nginx-light: %q", out)
+	}
+	for _, p := range []string{"usr/sbin/nginx", "usr/share/nginx/html/index.html"} {
+		if !isLink(t, filepath.Join(n.priv("402"), "root", p)) {
+			t.Errorf("%s is not linked", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(n.priv("401"), "root/usr/sbin/nginx")); err == nil {
+		t.Error("401 got nginx too")
+	}
+	t.Log(n.ok(t, "list"))
+}
