@@ -164,6 +164,17 @@ func (ct *CT) linkIs(root int, p, value string) (bool, error) {
 	return string(buf[:n]) == value, nil
 }
 
+// isLinkEntry reports whether path is a link entry, to whatever file.
+func (ct *CT) isLinkEntry(root int, p string) bool {
+	dirfd, name, err := ct.parent(root, p, false)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(dirfd)
+	_, err = unix.Lgetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, name), fs.LinkAttr, nil)
+	return err == nil
+}
+
 func (ct *CT) setLink(root int, p, value string) error {
 	dirfd, name, err := ct.parent(root, p, false)
 	if err != nil {
@@ -230,6 +241,12 @@ func (ct *CT) add(root int, e planEntry, rep *Report) error {
 		case e.Type == 'f':
 			if ok, _ := ct.linkIs(root, e.Path, e.Value); ok {
 				return nil // added before a crash
+			}
+			if ct.isLinkEntry(root, e.Path) {
+				// Another package's untouched file: the later package
+				// wins, as when a cache is laid out.
+				rep.Changed = append(rep.Changed, e.Path)
+				return ct.setLink(root, e.Path, e.Value)
 			}
 			if strings.HasSuffix(e.Path, ".ezfs-new") {
 				ct.unlinkAt(root, e.Path) // an older .ezfs-new
