@@ -317,7 +317,7 @@ func ExtractCache(tarball, private string) error {
 	}
 	defer unix.Close(fd)
 	_, err = extractTar(zr, fd, extractPolicy{links: true, devices: true, owners: true, xattrs: true,
-		maxBytes: maxPackageBytes, maxFiles: 1 << 24})
+		parallel: true, maxBytes: maxPackageBytes, maxFiles: 1 << 24})
 	if err != nil {
 		return fmt.Errorf("cache %s: %w", tarball, err)
 	}

@@ -9,7 +9,7 @@ import (
 	"io"
 	"path"
 	"strings"
-	"time"
+	"sync"
 
 	"github.com/ezfs/ezfs/fs"
 	"golang.org/x/sys/unix"
@@ -28,6 +28,7 @@ type extractPolicy struct {
 	xattrs   bool  // apply extended attributes (PAX SCHILY.xattr.*)
 	maxBytes int64 // total of regular file contents
 	maxFiles int
+	parallel bool  // create empty files (link entries) on worker threads
 	skip     func(name string) bool // entries to read but not write (e.g. .ezfs/control)
 	onSkip   func(name string, r io.Reader) error
 }
@@ -101,6 +102,17 @@ func symlinkInside(linkPath, target string) bool {
 // It returns the entries it wrote.
 func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 	tr := tar.NewReader(r)
+	dirs := newDirFDs(dstfd)
+	defer dirs.close()
+	var pool *createPool
+	if pol.parallel {
+		pool = newCreatePool()
+		defer pool.stop()
+		dirs.beforeReset = func() { pool.wait() }
+	}
+	// Members are created with their own modes; a chown or chmod more
+	// is made only where the owner is not root.
+	defer unix.Umask(unix.Umask(0))
 	var entries []Entry
 	seen := map[string]byte{}
 	var total int64
@@ -176,12 +188,32 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 			}
 			total += e.Size
 		}
-		if err := writeEntry(dstfd, &e, tr, buf); err != nil {
-			return entries, fmt.Errorf("extract %s: %w", p, err)
-		}
+		var xattrs map[string]string
 		if pol.xattrs && e.Type != 'h' {
-			if err := applyXattrs(dstfd, p, hdr.PAXRecords); err != nil {
+			if xattrs, err = archiveXattrs(hdr.PAXRecords); err != nil {
 				return entries, fmt.Errorf("extract %s: %w", p, err)
+			}
+		}
+		if pool != nil && e.Type == 'f' && e.Size == 0 {
+			// The parent is looked up here, in order: workers only create.
+			dirfd, name, err := dirs.parent(p)
+			if err != nil {
+				return entries, fmt.Errorf("extract %s: %w", p, err)
+			}
+			pool.create(dirfd, name, e, xattrs)
+		} else {
+			if pool != nil && e.Type == 'h' {
+				if err := pool.wait(); err != nil {
+					return entries, err // its target may still be on its way
+				}
+			}
+			if err := writeEntry(dirs, &e, tr, buf, xattrs); err != nil {
+				return entries, fmt.Errorf("extract %s: %w", p, err)
+			}
+		}
+		if pool != nil {
+			if err := pool.failed(); err != nil {
+				return entries, err
 			}
 		}
 		if _, dup := seen[p]; !dup {
@@ -191,118 +223,170 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 	}
 }
 
-// parentFD opens the parent directory of p below root, creating missing
-// directories (mode 0755, owned by root) and following no symlink.
-func parentFD(root int, p string) (int, string, error) {
+// dirFDs keeps the directories of an extraction open: archives list a
+// directory's members together, so most parents are found here. Each
+// was opened beneath the root with no symlink on the way, and an archive
+// cannot rename, so a kept fd stays right.
+type dirFDs struct {
+	root        int
+	fds         map[string]int
+	beforeReset func() // lets work still using the fds finish first
+}
+
+func newDirFDs(root int) *dirFDs { return &dirFDs{root: root, fds: map[string]int{}} }
+
+func (d *dirFDs) close() {
+	for _, fd := range d.fds {
+		unix.Close(fd)
+	}
+}
+
+// parent returns the directory of p (not to be closed) and p's last
+// element, creating missing directories (0755, root).
+func (d *dirFDs) parent(p string) (int, string, error) {
 	dir, name := path.Split(p)
 	if dir == "" {
-		fd, err := unix.Dup(root)
-		return fd, name, err
+		return d.root, name, nil
 	}
 	dir = strings.TrimSuffix(dir, "/")
-	fd, err := openBeneath(root, dir, unix.O_PATH|unix.O_DIRECTORY)
+	if fd, ok := d.fds[dir]; ok {
+		return fd, name, nil
+	}
+	fd, err := openBeneath(d.root, dir, unix.O_PATH|unix.O_DIRECTORY)
 	if errors.Is(err, unix.ENOENT) {
-		pfd, pname, err := parentFD(root, dir)
+		pfd, pname, err := d.parent(dir)
 		if err != nil {
 			return -1, "", err
 		}
-		err = unix.Mkdirat(pfd, pname, 0o755)
-		unix.Close(pfd)
-		if err != nil && err != unix.EEXIST {
+		if err := unix.Mkdirat(pfd, pname, 0o755); err != nil && err != unix.EEXIST {
 			return -1, "", err
 		}
-		fd, err = openBeneath(root, dir, unix.O_PATH|unix.O_DIRECTORY)
+		fd, err = openBeneath(d.root, dir, unix.O_PATH|unix.O_DIRECTORY)
 	}
 	if err != nil {
 		return -1, "", fmt.Errorf("%w: parent of %q: %v", ErrUnsafeArchive, p, err)
 	}
+	if len(d.fds) >= 4096 {
+		if d.beforeReset != nil {
+			d.beforeReset()
+		}
+		d.close()
+		clear(d.fds)
+	}
+	d.fds[dir] = fd
 	return fd, name, nil
 }
 
-func writeEntry(root int, e *Entry, r io.Reader, buf []byte) error {
-	dirfd, name, err := parentFD(root, e.Path)
+// writeEntry creates one member and gives it its metadata through an fd
+// of its own: owner first (a chown clears set-id bits), then mode,
+// extended attributes and times.
+func writeEntry(dirs *dirFDs, e *Entry, r io.Reader, buf []byte, xattrs map[string]string) error {
+	dirfd, name, err := dirs.parent(e.Path)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(dirfd)
+	var fd int
 	switch e.Type {
 	case 'd':
 		if err := unix.Mkdirat(dirfd, name, 0o700); err != nil && err != unix.EEXIST {
 			return err
 		}
-		fd, err := openat(dirfd, name, unix.O_PATH|unix.O_DIRECTORY, 0)
+		fd, err = openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrUnsafeArchive, err) // a symlink in the way
 		}
-		defer unix.Close(fd)
-		return setMeta(fd, e, true)
 	case 'f':
-		fd, err := openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+		mode := uint32(0o600)
+		if e.UID == 0 && e.GID == 0 {
+			mode = e.Mode
+		}
+		fd, err = openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, mode)
 		if err != nil {
 			return err
 		}
-		defer unix.Close(fd)
-		h := sha256.New()
-		var n int64
-		for {
-			m, rerr := r.Read(buf)
-			if m > 0 {
-				h.Write(buf[:m])
-				if _, err := writeFull(fd, buf[:m]); err != nil {
-					return err
-				}
-				n += int64(m)
-			}
-			if rerr == io.EOF {
-				break
-			}
-			if rerr != nil {
-				return rerr
-			}
+		if err := copyMember(fd, e, r, buf); err != nil {
+			unix.Close(fd)
+			return err
 		}
-		if n != e.Size {
-			return fmt.Errorf("%w: %q holds %d bytes, its header says %d", ErrUnsafeArchive, e.Path, n, e.Size)
-		}
-		e.SHA256 = hex.EncodeToString(h.Sum(nil))
-		return setMeta(fd, e, false)
 	case 'l':
 		if err := unix.Symlinkat(e.Link, dirfd, name); err != nil {
 			return err
 		}
-		return unix.Fchownat(dirfd, name, e.UID, e.GID, unix.AT_SYMLINK_NOFOLLOW)
+		if err := unix.Fchownat(dirfd, name, e.UID, e.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return err
+		}
+		for k, v := range xattrs {
+			if err := unix.Lsetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, name), k, []byte(v), 0); err != nil {
+				return fmt.Errorf("set %s: %w", k, err)
+			}
+		}
+		ts := []unix.Timespec{{Sec: e.Mtime}, {Sec: e.Mtime}}
+		return unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
 	case 'h':
-		tdir, tname, err := parentFD(root, e.Link)
+		tdir, tname, err := dirs.parent(e.Link)
 		if err != nil {
 			return err
 		}
-		defer unix.Close(tdir)
 		return unix.Linkat(tdir, tname, dirfd, name, 0)
 	default:
 		mode := map[byte]uint32{'c': unix.S_IFCHR, 'b': unix.S_IFBLK, 'p': unix.S_IFIFO}[e.Type]
 		if err := unix.Mknodat(dirfd, name, mode|0o600, int(e.Dev)); err != nil {
 			return err
 		}
-		fd, err := openat(dirfd, name, unix.O_PATH, 0)
-		if err != nil {
+		// Opening a device or FIFO would act on it: metadata by name.
+		if err := unix.Fchownat(dirfd, name, e.UID, e.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}
-		defer unix.Close(fd)
-		return setMeta(fd, e, true)
+		if err := unix.Fchmodat(dirfd, name, e.Mode, 0); err != nil {
+			return err
+		}
+		ts := []unix.Timespec{{Sec: e.Mtime}, {Sec: e.Mtime}}
+		return unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
 	}
+	defer unix.Close(fd)
+	if e.UID != 0 || e.GID != 0 || e.Type == 'd' {
+		if err := unix.Fchown(fd, e.UID, e.GID); err != nil {
+			return err
+		}
+		if err := unix.Fchmod(fd, e.Mode); err != nil {
+			return err
+		}
+	}
+	for k, v := range xattrs {
+		if err := unix.Fsetxattr(fd, k, []byte(v), 0); err != nil {
+			return fmt.Errorf("set %s: %w", k, err)
+		}
+	}
+	ts := []unix.Timespec{{Sec: e.Mtime}, {Sec: e.Mtime}}
+	return unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH)
 }
 
-// setMeta gives an extracted object its owner, mode and mtime; owner
-// first, since a chown clears set-id bits.
-func setMeta(fd int, e *Entry, opath bool) error {
-	if err := unix.Fchownat(fd, "", e.UID, e.GID, unix.AT_EMPTY_PATH); err != nil {
-		return err
+// copyMember writes a regular file's contents, checking its length and
+// computing its SHA-256.
+func copyMember(fd int, e *Entry, r io.Reader, buf []byte) error {
+	h := sha256.New()
+	var n int64
+	for {
+		m, rerr := r.Read(buf)
+		if m > 0 {
+			h.Write(buf[:m])
+			if _, err := writeFull(fd, buf[:m]); err != nil {
+				return err
+			}
+			n += int64(m)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
 	}
-	p := fmt.Sprintf("/proc/self/fd/%d", fd)
-	if err := unix.Chmod(p, e.Mode); err != nil {
-		return err
+	if n != e.Size {
+		return fmt.Errorf("%w: %q holds %d bytes, its header says %d", ErrUnsafeArchive, e.Path, n, e.Size)
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(time.Now().UnixNano()), {Sec: e.Mtime}}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, 0)
+	e.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return nil
 }
 
 func writeFull(fd int, b []byte) (int, error) {
@@ -320,15 +404,10 @@ func writeFull(fd int, b []byte) (int, error) {
 	return n, nil
 }
 
-// applyXattrs sets the extended attributes an archive member carries. A
-// link attribute must be a well-formed link value.
-func applyXattrs(root int, p string, records map[string]string) error {
-	var fd = -1
-	defer func() {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-	}()
+// archiveXattrs returns the extended attributes an archive member
+// carries. A link attribute must be a well-formed link value.
+func archiveXattrs(records map[string]string) (map[string]string, error) {
+	var out map[string]string
 	for k, v := range records {
 		name, ok := strings.CutPrefix(k, xattrPrefix)
 		if !ok {
@@ -336,23 +415,104 @@ func applyXattrs(root int, p string, records map[string]string) error {
 		}
 		if name == fs.LinkAttr {
 			if err := fs.CheckLinkValue(v); err != nil {
-				return fmt.Errorf("%w: %v", ErrUnsafeArchive, err)
+				return nil, fmt.Errorf("%w: %v", ErrUnsafeArchive, err)
 			}
 		}
-		if fd < 0 {
-			dirfd, base, err := parentFD(root, p)
-			if err != nil {
-				return err
-			}
-			fd, err = openat(dirfd, base, unix.O_PATH, 0)
-			unix.Close(dirfd)
-			if err != nil {
-				return err
-			}
+		if out == nil {
+			out = map[string]string{}
 		}
-		if err := unix.Setxattr(fmt.Sprintf("/proc/self/fd/%d", fd), name, []byte(v), 0); err != nil {
-			return fmt.Errorf("set %s: %w", name, err)
+		out[name] = v
+	}
+	return out, nil
+}
+
+// createPool creates empty files on a few threads: a cache is mostly
+// link entries, and their creation is nearly all system call time.
+type createPool struct {
+	jobs chan createJob
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+}
+
+type createJob struct {
+	dirfd  int
+	name   string
+	e      Entry
+	xattrs map[string]string
+}
+
+const createWorkers = 4
+
+func newCreatePool() *createPool {
+	p := &createPool{jobs: make(chan createJob, 256)}
+	for range createWorkers {
+		go func() {
+			for j := range p.jobs {
+				if err := createEmpty(j.dirfd, j.name, &j.e, j.xattrs); err != nil {
+					p.mu.Lock()
+					if p.err == nil {
+						p.err = fmt.Errorf("extract %s: %w", j.e.Path, err)
+					}
+					p.mu.Unlock()
+				}
+				p.wg.Done()
+			}
+		}()
+	}
+	return p
+}
+
+func (p *createPool) create(dirfd int, name string, e Entry, xattrs map[string]string) {
+	p.wg.Add(1)
+	p.jobs <- createJob{dirfd, name, e, xattrs}
+}
+
+func (p *createPool) failed() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// wait returns when every queued file exists (the workers stay).
+func (p *createPool) wait() error {
+	p.wg.Wait()
+	return p.failed()
+}
+
+// stop waits for the queued files and ends the workers.
+func (p *createPool) stop() {
+	p.wg.Wait()
+	close(p.jobs)
+}
+
+// createEmpty makes an empty regular file with its metadata.
+func createEmpty(dirfd int, name string, e *Entry, xattrs map[string]string) error {
+	mode := uint32(0o600)
+	if e.UID == 0 && e.GID == 0 {
+		mode = e.Mode
+	}
+	fd, err := openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	e.SHA256 = emptySHA256
+	if e.UID != 0 || e.GID != 0 {
+		if err := unix.Fchown(fd, e.UID, e.GID); err != nil {
+			return err
+		}
+		if err := unix.Fchmod(fd, e.Mode); err != nil {
+			return err
 		}
 	}
-	return nil
+	for k, v := range xattrs {
+		if err := unix.Fsetxattr(fd, k, []byte(v), 0); err != nil {
+			return fmt.Errorf("set %s: %w", k, err)
+		}
+	}
+	ts := []unix.Timespec{{Sec: e.Mtime}, {Sec: e.Mtime}}
+	return unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH)
 }
+
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
