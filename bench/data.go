@@ -24,7 +24,13 @@ type dataset struct {
 	source   string // where the tree came from, for the report
 	files    int
 	bigSize  int64
+	bytes    int64  // of the tree's regular files
+	small    string // a tarball of many small files
+	copyups  int    // files copyup/big-<i>, hard links of one 100 MiB file
 }
+
+// copyUpSize is the template file the first-write workload writes to.
+const copyUpSize = 100 << 20
 
 const pkgDir = "pkg"
 
@@ -62,18 +68,56 @@ func prepareData(dir string, bigSize int64, quick bool) (*dataset, error) {
 	if err := makeBigFile(filepath.Join(d.template, d.big), bigSize); err != nil {
 		return nil, err
 	}
+	// One template file per copy-up run: hard links, so the data is
+	// written once, but each is its own link entry and overlay file.
+	cu := filepath.Join(d.template, pkgDir, "copyup")
+	d.copyups = 16
+	if err := makeBigFile(filepath.Join(cu, "big"), copyUpSize); err != nil {
+		return nil, err
+	}
+	for i := 0; i < d.copyups; i++ {
+		p := filepath.Join(cu, fmt.Sprintf("big-%d", i))
+		if _, err := os.Stat(p); err != nil {
+			if err := os.Link(filepath.Join(cu, "big"), p); err != nil {
+				return nil, err
+			}
+		}
+	}
 	err = filepath.WalkDir(dst, func(p string, e fs.DirEntry, err error) error {
 		if err == nil && e.Type().IsRegular() {
 			d.files++
+			if info, err := e.Info(); err == nil {
+				d.bytes += info.Size()
+			}
 		}
 		return err
 	})
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	d.small = filepath.Join(dir, filepath.Base(d.tree)+"-small.tar")
+	if _, err := os.Stat(d.small); err != nil {
+		sub := "src/net"
+		if quick {
+			sub = "net"
+		}
+		tmp := d.small + ".new"
+		if out, err := exec.Command("tar", "-cf", tmp, "-C", dst, sub).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("tar of small files: %v %s", err, out)
+		}
+		if err := os.Rename(tmp, d.small); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
 func makeBigFile(path string, size int64) error {
 	if st, err := os.Stat(path); err == nil && st.Size() == size {
 		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
 	}
 	tmp := path + ".new"
 	f, err := os.Create(tmp)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -25,9 +26,13 @@ func run() error {
 	dir := flag.String("dir", "/var/tmp/ezbench", "work `DIR` (on a real disk filesystem; data is kept for later runs)")
 	runs := flag.Int("runs", 5, "measured runs per workload, after one warm-up for warm workloads")
 	quick := flag.Bool("quick", false, "smaller data and 3 runs")
-	targetsFlag := flag.String("targets", "native,ezfs,ezfs-nopassthrough,overlay", "comma-separated `list` of targets")
+	targetsFlag := flag.String("targets", "native,ezfs,ezfs-nopassthrough,overlay,fuse-overlayfs", "comma-separated `list` of targets")
 	workloadsFlag := flag.String("workloads", "", "comma-separated `list` of workloads (default all)")
 	jsonOut := flag.String("json", "", "write every sample to `FILE`")
+	svgOut := flag.String("svg", "", "draw the ratios to native as a bar chart in `FILE`")
+	densityN := flag.Int("containers", 100, "containers for the density measurements (0: skip them)")
+	scaleN := flag.Int("scale", 500, "mounts held at once for the scale measurement")
+	densityDir := flag.String("density-dir", "", "where the density measurements keep private areas (default: DIR/density; give a directory on another filesystem, e.g. XFS, to compare)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root (mounts, dropping caches)")
@@ -35,6 +40,7 @@ func run() error {
 	bigSize := int64(1 << 30)
 	if *quick {
 		bigSize, *runs = 256<<20, 3
+		*densityN, *scaleN = 20, 100
 	}
 	self, _ := os.Executable()
 	ezctl := filepath.Join(filepath.Dir(self), "ezctl")
@@ -58,11 +64,18 @@ func run() error {
 		"ezfs-nopassthrough": &ezfsTarget{d: d, ezctl: ezctl},
 		"overlay":            &overlayTarget{d: d},
 	}
+	if bin, err := exec.LookPath("fuse-overlayfs"); err == nil {
+		all["fuse-overlayfs"] = &fuseOverlayTarget{d: d, bin: bin}
+	}
 	var targets []target
 	for _, name := range strings.Split(*targetsFlag, ",") {
 		t, ok := all[name]
 		if !ok {
-			return fmt.Errorf("unknown target %q (have native, ezfs, ezfs-nopassthrough, overlay)", name)
+			if name == "fuse-overlayfs" {
+				fmt.Println("note: fuse-overlayfs is not installed (make bench installs it with apt); skipping it")
+				continue
+			}
+			return fmt.Errorf("unknown target %q (have native, ezfs, ezfs-nopassthrough, overlay, fuse-overlayfs)", name)
 		}
 		targets = append(targets, t)
 	}
@@ -81,32 +94,62 @@ func run() error {
 			continue
 		}
 		for _, t := range targets {
+			if w.skip != nil && w.skip(t) {
+				continue
+			}
 			r := measure(w, t, d, *runs)
 			results = append(results, r)
 			fmt.Fprintf(os.Stderr, "  %-16s %-20s %s\n", w.label(), t.Name(), format(r.median(), r.Unit))
 		}
 	}
+	var dens []densityResult
+	ddir := *densityDir
+	if ddir == "" {
+		ddir = filepath.Join(*dir, "density")
+	}
+	if *densityN > 0 && slices.ContainsFunc(targets, func(t target) bool { return t.Name() == "ezfs" }) &&
+		(want == nil || slices.Contains(want, "density")) {
+		if dens, err = density(ezctl, d, ddir, *densityN, *scaleN); err != nil {
+			return fmt.Errorf("density: %w", err)
+		}
+	}
 	fmt.Println()
 	printTable(os.Stdout, results)
+	if dens != nil {
+		printDensity(os.Stdout, fsType(ddir), dens)
+	}
+	if *svgOut != "" {
+		if err := writeSVG(*svgOut, d.source, results); err != nil {
+			return err
+		}
+	}
 	if *jsonOut != "" {
 		meta := map[string]any{"data": d.source, "files": d.files, "big_bytes": bigSize, "runs": *runs,
 			"date": time.Now().UTC().Format(time.RFC3339), "cores": runtime.NumCPU()}
-		return writeJSON(*jsonOut, meta, results)
+		return writeJSON(*jsonOut, meta, results, dens)
 	}
 	return nil
 }
 
 func measure(w workload, t target, d *dataset, runs int) result {
 	r := result{Workload: w.label(), Target: t.Name(), Unit: w.unit}
+	run := 0
 	if w.once {
 		runs = 1
-	} else if !w.cold {
-		if _, err := w.run(t, d); err != nil { // warm-up
+	} else if !w.cold && !w.fresh {
+		if _, err := w.run(t, d, run); err != nil { // warm-up
 			r.Error = err.Error()
 			return r
 		}
+		run++
 	}
 	for i := 0; i < runs; i++ {
+		if w.fresh && !w.once {
+			if _, err := t.Fresh(0); err != nil {
+				r.Error = err.Error()
+				return r
+			}
+		}
 		if w.cold {
 			if _, err := t.Open(0); err != nil { // mounted before the caches go
 				r.Error = err.Error()
@@ -118,7 +161,8 @@ func measure(w workload, t target, d *dataset, runs int) result {
 			}
 			settle(serverPIDs(t))
 		}
-		v, err := w.run(t, d)
+		v, err := w.run(t, d, run)
+		run++
 		if err != nil {
 			r.Error = err.Error()
 			return r

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,6 +17,10 @@ import (
 type target interface {
 	Name() string
 	Open(i int) (root string, err error)
+	// Fresh rebuilds instance i as it was before any workload changed it.
+	Fresh(i int) (root string, err error)
+	// Upper is instance i's writable layer ("" for native).
+	Upper(i int) string
 	ServerPID(i int) int // the serving process of instance i, 0 if none
 	Close()
 }
@@ -78,6 +83,16 @@ func (t *ezfsTarget) Open(i int) (string, error) {
 
 func (t *ezfsTarget) ServerPID(i int) int { return t.pids[i] }
 
+func (t *ezfsTarget) Fresh(i int) (string, error) {
+	if m, ok := t.mounts[i]; ok {
+		if err := t.command("umount", m).Run(); err != nil {
+			unix.Unmount(m, unix.MNT_DETACH)
+		}
+		delete(t.mounts, i)
+	}
+	return t.Open(i)
+}
+
 // command runs ezctl against the benchmark's own mountd, so that the
 // node's daemon (if any) is neither used nor measured.
 func (t *ezfsTarget) command(args ...string) *exec.Cmd {
@@ -103,11 +118,22 @@ func (t *ezfsTarget) Close() {
 type overlayTarget struct {
 	d      *dataset
 	mounts []string
+	open   map[int]string
 }
 
 func (t *overlayTarget) Name() string { return "overlay" }
 
 func (t *overlayTarget) Open(i int) (string, error) {
+	if t.open == nil {
+		t.open = map[int]string{}
+	}
+	if m, ok := t.open[i]; ok {
+		return m, nil
+	}
+	return t.Fresh(i)
+}
+
+func (t *overlayTarget) Fresh(i int) (string, error) {
 	base := filepath.Join(t.d.dir, fmt.Sprintf("overlay-%d", i))
 	merged := filepath.Join(base, "merged")
 	unix.Unmount(merged, unix.MNT_DETACH)
@@ -123,6 +149,10 @@ func (t *overlayTarget) Open(i int) (string, error) {
 		return "", fmt.Errorf("mount overlay: %w", err)
 	}
 	t.mounts = append(t.mounts, merged)
+	if t.open == nil {
+		t.open = map[int]string{}
+	}
+	t.open[i] = merged
 	return merged, nil
 }
 
@@ -132,5 +162,105 @@ func (t *overlayTarget) Close() {
 	for _, m := range t.mounts {
 		unix.Unmount(m, unix.MNT_DETACH)
 	}
-	t.mounts = nil
+	t.mounts, t.open = nil, nil
+}
+
+// fuseOverlayTarget is fuse-overlayfs, the template tree as lower layer.
+type fuseOverlayTarget struct {
+	d    *dataset
+	bin  string
+	cmds map[int]*exec.Cmd
+	open map[int]string
+}
+
+func (t *fuseOverlayTarget) Name() string { return "fuse-overlayfs" }
+
+func (t *fuseOverlayTarget) Open(i int) (string, error) {
+	if m, ok := t.open[i]; ok {
+		return m, nil
+	}
+	return t.Fresh(i)
+}
+
+func (t *fuseOverlayTarget) Fresh(i int) (string, error) {
+	if t.cmds == nil {
+		t.cmds, t.open = map[int]*exec.Cmd{}, map[int]string{}
+	}
+	t.stop(i)
+	base := filepath.Join(t.d.dir, fmt.Sprintf("fuse-overlayfs-%d", i))
+	merged := filepath.Join(base, "merged")
+	unix.Unmount(merged, unix.MNT_DETACH)
+	os.RemoveAll(base)
+	for _, d := range []string{"upper", "work", "merged"} {
+		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
+			return "", err
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", filepath.Join(t.d.template, pkgDir),
+		filepath.Join(base, "upper"), filepath.Join(base, "work"))
+	cmd := exec.Command(t.bin, "-f", "-o", opts, merged)
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("fuse-overlayfs: %w", err)
+	}
+	// Ready when the mount shows.
+	deadline := time.Now().Add(10 * time.Second)
+	for !isMountPoint(merged) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			return "", fmt.Errorf("fuse-overlayfs did not mount %s", merged)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.cmds[i], t.open[i] = cmd, merged
+	return merged, nil
+}
+
+func (t *fuseOverlayTarget) stop(i int) {
+	if m, ok := t.open[i]; ok {
+		unix.Unmount(m, unix.MNT_DETACH)
+		delete(t.open, i)
+	}
+	if c, ok := t.cmds[i]; ok {
+		c.Process.Kill()
+		c.Wait()
+		delete(t.cmds, i)
+	}
+}
+
+func (t *fuseOverlayTarget) ServerPID(i int) int {
+	if c, ok := t.cmds[i]; ok {
+		return c.Process.Pid
+	}
+	return 0
+}
+
+func (t *fuseOverlayTarget) Close() {
+	for i := range t.cmds {
+		t.stop(i)
+	}
+}
+
+// isMountPoint reports whether p is the root of a mount.
+func isMountPoint(p string) bool {
+	var a, b unix.Stat_t
+	if unix.Stat(p, &a) != nil || unix.Stat(filepath.Dir(p), &b) != nil {
+		return false
+	}
+	return a.Dev != b.Dev
+}
+
+func (t *nativeTarget) Fresh(i int) (string, error) { return t.Open(i) }
+
+func (t *nativeTarget) Upper(int) string { return "" }
+
+func (t *ezfsTarget) Upper(i int) string {
+	return filepath.Join(t.d.dir, fmt.Sprintf("%s-%d", t.Name(), i), "private")
+}
+
+func (t *overlayTarget) Upper(i int) string {
+	return filepath.Join(t.d.dir, fmt.Sprintf("overlay-%d", i), "upper")
+}
+
+func (t *fuseOverlayTarget) Upper(i int) string {
+	return filepath.Join(t.d.dir, fmt.Sprintf("fuse-overlayfs-%d", i), "upper")
 }

@@ -81,7 +81,7 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 		delete(h.owner.open, h)
 		h.owner.mu.Unlock()
 	}
-	if h.meta != h.fd {
+	if h.meta >= 0 && h.meta != h.fd {
 		closeFD(h.meta)
 	}
 	closeFD(h.fd)

@@ -65,7 +65,7 @@ func (n *node) loc() (int, string, error) {
 // target is loc, preferring an open handle: it still reaches a file that
 // was unlinked or renamed meanwhile.
 func (n *node) target(f fusefs.FileHandle) (int, string, error) {
-	if h, ok := f.(*handle); ok && h != nil {
+	if h, ok := f.(*handle); ok && h != nil && h.meta >= 0 {
 		return h.meta, "", nil
 	}
 	return n.loc()

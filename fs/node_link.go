@@ -75,7 +75,18 @@ func (l *linkNode) fixAttr(out *fuse.Attr) {
 }
 
 func (l *linkNode) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if errno := l.node.Getattr(ctx, f, out); errno != 0 {
+	errno := l.node.Getattr(ctx, f, out)
+	if h, ok := f.(*handle); errno == syscall.ENOENT && ok && h != nil {
+		// Unlinked while open: the template file's attributes, no link.
+		var st unix.Stat_t
+		if err := statAt(h.fd, "", &st); err != nil {
+			return l.t.errno(err)
+		}
+		fillAttr(&out.Attr, &st)
+		out.Attr.Ino, out.Attr.Nlink = l.StableAttr().Ino, 0
+		return 0
+	}
+	if errno != 0 {
 		return errno
 	}
 	l.fixAttr(&out.Attr)
@@ -118,16 +129,9 @@ func (l *linkNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	if err != nil {
 		return nil, 0, l.badLink(&linkTarget{value: lt.value, err: err})
 	}
-	meta := -1
-	dirfd, name, err := l.loc()
-	if err == nil {
-		meta, err = openat(dirfd, name, unix.O_PATH, 0)
-	}
-	if err != nil {
-		closeFD(fd)
-		return nil, 0, l.t.errno(err)
-	}
-	return &handle{t: l.t, fd: fd, meta: meta}, l.t.openFlags(), 0
+	// The entry's metadata is reached by name: an open costs no
+	// second descriptor (every file a container reads is opened).
+	return &handle{t: l.t, fd: fd, meta: -1}, l.t.openFlags(), 0
 }
 
 // badLink logs a link that cannot be followed, with the entry's path, and

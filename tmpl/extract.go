@@ -117,10 +117,29 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 	seen := map[string]byte{}
 	var total int64
 	buf := make([]byte, 1<<20)
+	// A directory's metadata is set once its members are in: creating
+	// them would change its times again.
+	type dirMeta struct {
+		e      Entry
+		xattrs map[string]string
+	}
+	var dirsDone []dirMeta
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return entries, nil
+			if pool != nil {
+				if err := pool.wait(); err != nil {
+					return entries, err
+				}
+			}
+			err := parallelDo(len(dirsDone), pol.parallel, func(i int) error {
+				dm := &dirsDone[i]
+				if err := setDirMeta(dstfd, &dm.e, dm.xattrs); err != nil {
+					return fmt.Errorf("extract %s: %w", dm.e.Path, err)
+				}
+				return nil
+			})
+			return entries, err
 		}
 		if err != nil {
 			return entries, fmt.Errorf("%w: %v", ErrUnsafeArchive, err)
@@ -194,7 +213,18 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 				return entries, fmt.Errorf("extract %s: %w", p, err)
 			}
 		}
-		if pool != nil && e.Type == 'f' && e.Size == 0 {
+		if e.Type == 'd' {
+			dirfd, name, err := dirs.parent(p)
+			if err != nil {
+				return entries, fmt.Errorf("extract %s: %w", p, err)
+			}
+			if err := unix.Mkdirat(dirfd, name, 0o700); err != nil && err != unix.EEXIST {
+				return entries, fmt.Errorf("extract %s: %w", p, err)
+			}
+			if _, dup := seen[p]; !dup {
+				dirsDone = append(dirsDone, dirMeta{e, xattrs})
+			}
+		} else if pool != nil && e.Type == 'f' && e.Size == 0 {
 			// The parent is looked up here, in order: workers only create.
 			dirfd, name, err := dirs.parent(p)
 			if err != nil {
@@ -287,14 +317,6 @@ func writeEntry(dirs *dirFDs, e *Entry, r io.Reader, buf []byte, xattrs map[stri
 	}
 	var fd int
 	switch e.Type {
-	case 'd':
-		if err := unix.Mkdirat(dirfd, name, 0o700); err != nil && err != unix.EEXIST {
-			return err
-		}
-		fd, err = openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrUnsafeArchive, err) // a symlink in the way
-		}
 	case 'f':
 		mode := uint32(0o600)
 		if e.UID == 0 && e.GID == 0 {
@@ -344,7 +366,23 @@ func writeEntry(dirs *dirFDs, e *Entry, r io.Reader, buf []byte, xattrs map[stri
 		return unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
 	}
 	defer unix.Close(fd)
-	if e.UID != 0 || e.GID != 0 || e.Type == 'd' {
+	return setMeta(fd, e, xattrs, e.UID != 0 || e.GID != 0)
+}
+
+// setDirMeta gives an extracted directory its metadata; the path is
+// opened beneath the root with no symlink on the way.
+func setDirMeta(root int, e *Entry, xattrs map[string]string) error {
+	fd, err := openBeneath(root, e.Path, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnsafeArchive, err)
+	}
+	defer unix.Close(fd)
+	return setMeta(fd, e, xattrs, true)
+}
+
+// setMeta sets owner and mode (when asked), attributes and times on fd.
+func setMeta(fd int, e *Entry, xattrs map[string]string, ownerMode bool) error {
+	if ownerMode {
 		if err := unix.Fchown(fd, e.UID, e.GID); err != nil {
 			return err
 		}
@@ -516,3 +554,43 @@ func createEmpty(dirfd int, name string, e *Entry, xattrs map[string]string) err
 }
 
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// parallelDo runs f(0..n-1), on createWorkers threads when parallel, and
+// returns the first error.
+func parallelDo(n int, parallel bool, f func(i int) error) error {
+	if !parallel || n < 64 {
+		for i := 0; i < n; i++ {
+			if err := f(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		next     = make(chan int)
+	)
+	for range createWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := f(i); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return firstErr
+}
