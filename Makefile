@@ -28,11 +28,14 @@ check: ## vet, gofmt, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
 
-bench: build ## the standard benchmark suite: ezfs against native (needs root, FUSE)
-	$(BIN)/ezbench
+bench: build ## the standard benchmark suite: ezfs against native, overlayfs, fuse-overlayfs (needs root, FUSE)
+	@mkdir -p bench-out
+	@command -v fuse-overlayfs >/dev/null || apt-get install -y -qq fuse-overlayfs >/dev/null || echo "bench: fuse-overlayfs could not be installed; it is skipped"
+	$(BIN)/ezbench --json bench-out/bench.json --svg bench-out/bench.svg
 
 bench-quick: build ## a short benchmark run, smaller data
-	$(BIN)/ezbench --quick
+	@mkdir -p bench-out
+	$(BIN)/ezbench --quick --json bench-out/bench-quick.json --svg bench-out/bench-quick.svg
 
 demo: build ## mount a private tree over host files and show copy-on-write at work
 	./scripts/demo.sh
