@@ -28,7 +28,7 @@ type extractPolicy struct {
 	xattrs   bool  // apply extended attributes (PAX SCHILY.xattr.*)
 	maxBytes int64 // total of regular file contents
 	maxFiles int
-	parallel bool  // create empty files (link entries) on worker threads
+	parallel bool                   // create empty files (link entries) on worker threads
 	skip     func(name string) bool // entries to read but not write (e.g. .ezfs/control)
 	onSkip   func(name string, r io.Reader) error
 }
