@@ -32,6 +32,8 @@ var mountCommand = &cli.Command{
 		&cli.BoolFlag{Name: "foreground", Usage: "serve in this process until unmounted, without mountd"},
 		&cli.StringFlag{Name: "log", Usage: "with --foreground: log `FILE` (default stderr)"},
 		&cli.BoolFlag{Name: "no-passthrough", Usage: "serve reads and writes from the daemon, not by FUSE passthrough"},
+		&cli.BoolFlag{Name: "nosuid", Usage: "ignore set-user/group-ID bits (a container root keeps them by default)"},
+		&cli.BoolFlag{Name: "nodev", Usage: "refuse to open device nodes (a container root opens them by default)"},
 		&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request of this mount"},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "with --foreground: write a CPU profile to `FILE` when it exits"},
 	},
@@ -75,6 +77,7 @@ func mountArgs(c *cli.Context) (mountd.Record, error) {
 		*p = abs
 	}
 	rec.NoPassthrough, rec.Debug = c.Bool("no-passthrough"), c.Bool("debug")
+	rec.NoSetuid, rec.NoDevices = c.Bool("nosuid"), c.Bool("nodev")
 	for _, d := range []struct{ path, what string }{{rec.Template, "template area"}, {rec.Private, "private tree"}} {
 		st, err := os.Stat(d.path)
 		if err != nil {
@@ -177,7 +180,7 @@ func serve(c *cli.Context, rec mountd.Record) error {
 	}
 	srv, err := fs.Mount(rec.Mountpoint, fs.Options{
 		TemplateRoot: rec.Template, PrivateRoot: rec.Private,
-		NoPassthrough: rec.NoPassthrough, Debug: rec.Debug, Logger: logger,
+		NoPassthrough: rec.NoPassthrough, NoSetuid: rec.NoSetuid, NoDevices: rec.NoDevices, Debug: rec.Debug, Logger: logger,
 	})
 	if err != nil {
 		return err

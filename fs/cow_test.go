@@ -477,3 +477,30 @@ func TestInvalidateChangesBehindTheMount(t *testing.T) {
 		t.Errorf("ops: %v", ops)
 	}
 }
+
+// A container root keeps setuid programs and device nodes working: no
+// nosuid, no nodev unless asked.
+func TestMountAllowsSetuidAndDevices(t *testing.T) {
+	w := newWorld(t, nil, nil)
+	var st unix.Statfs_t
+	if err := unix.Statfs(w.mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Flags&(unix.ST_NOSUID|unix.ST_NODEV) != 0 {
+		t.Errorf("mount flags %#x: nosuid or nodev", st.Flags)
+	}
+	w2 := newWorld(t, nil, nil, func(o *Options) { o.NoSetuid, o.NoDevices = true, true })
+	unix.Statfs(w2.mnt, &st)
+	if st.Flags&unix.ST_NOSUID == 0 || st.Flags&unix.ST_NODEV == 0 {
+		t.Errorf("asked for nosuid,nodev, got flags %#x", st.Flags)
+	}
+	// A device node made in the container works.
+	if err := unix.Mknod(filepath.Join(w.mnt, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(w.mnt, "null"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatalf("open a device node in the mount: %v", err)
+	}
+	f.Close()
+}

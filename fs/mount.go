@@ -95,6 +95,7 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 			FsName:               fsname,
 			Name:                 "ezfs",
 			DirectMount:          true,
+			DirectMountFlags:     mountFlags(opts),
 			MaxWrite:             1 << 20,
 			EnableSymlinkCaching: true, // a symlink's target never changes in place
 			ExtraCapabilities:    fuse.CAP_ATOMIC_O_TRUNC,
@@ -199,4 +200,17 @@ func (s *Server) Invalidate(paths []string) {
 			dir = child
 		}
 	}
+}
+
+// mountFlags are the mount(2) flags: go-fuse's default is nosuid,nodev,
+// which a container root must not have unless asked.
+func mountFlags(opts Options) uintptr {
+	flags := uintptr(unix.MS_MGC_VAL) // "no flags"; zero would mean go-fuse's default
+	if opts.NoSetuid {
+		flags |= unix.MS_NOSUID
+	}
+	if opts.NoDevices {
+		flags |= unix.MS_NODEV
+	}
+	return flags
 }

@@ -14,6 +14,11 @@ type Options struct {
 	// mounts; else Mount opens its own.
 	Template *Template
 
+	// NoSetuid and NoDevices mount with nosuid and nodev. A container
+	// root wants neither (su, ping, its own device nodes), which is the
+	// default, as on a local filesystem.
+	NoSetuid, NoDevices bool
+
 	// NoPassthrough serves reads and writes from the daemon instead of
 	// FUSE passthrough; for benchmarks and kernels that refuse it.
 	NoPassthrough bool

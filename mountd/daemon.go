@@ -139,7 +139,7 @@ func (d *Daemon) mountLocked(rec Record) error {
 	log := d.log.With("ctid", rec.ID, "mountpoint", rec.Mountpoint)
 	srv, err := fs.Mount(rec.Mountpoint, fs.Options{
 		TemplateRoot: rec.Template, PrivateRoot: rec.Private, Template: st.t,
-		NoPassthrough: rec.NoPassthrough, Debug: rec.Debug, Logger: log,
+		NoPassthrough: rec.NoPassthrough, NoSetuid: rec.NoSetuid, NoDevices: rec.NoDevices, Debug: rec.Debug, Logger: log,
 	})
 	if err != nil {
 		d.releaseTemplateLocked(rec.Template)

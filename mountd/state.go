@@ -16,6 +16,8 @@ type Record struct {
 	Private       string `json:"private"`      // the private tree (root/ of a private area)
 	Mountpoint    string `json:"mountpoint"`
 	NoPassthrough bool   `json:"no_passthrough,omitempty"`
+	NoSetuid      bool   `json:"nosuid,omitempty"`
+	NoDevices     bool   `json:"nodev,omitempty"`
 	Debug         bool   `json:"debug,omitempty"` // trace FUSE requests of this mount
 }
 
