@@ -21,6 +21,7 @@ func App() *cli.App {
 			mountCommand,
 			umountCommand,
 			mountdCommand,
+			fsckCommand,
 		}, ctCommands...),
 		HideHelpCommand: true,
 		// main prints errors, once, as "ezctl: ..."

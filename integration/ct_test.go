@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ezfs/ezfs/fs"
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 )
 
@@ -280,3 +281,64 @@ func TestContainerKilledMidInstall(t *testing.T) {
 		t.Errorf("journal left: %v", err)
 	}
 }
+
+func TestFsckRepairsWhatCrashesLeave(t *testing.T) {
+	n := ctNode(t)
+	n.ok(t, "create", "104", "--ostemplate", "demo-1-x86_64")
+	priv := n.priv("104")
+	root := filepath.Join(priv, "root")
+	// An install killed halfway.
+	cmd := exec.Command(ezctl, "--vz", n.vz, "install", "104", "web")
+	cmd.Env = append(os.Environ(), "EZFS_FAILPOINT=ct-apply:2")
+	cmd.Run()
+	// A copy-up killed halfway: the entry still links, with stray bytes.
+	must(t, os.WriteFile(filepath.Join(root, "usr/bin/tool"), []byte("partial"), 0))
+	// Links whose package is gone: one to an older version of a package
+	// the container has, one to a package it does not.
+	must(t, unix.Lsetxattr(filepath.Join(root, "etc/hostname"), fs.LinkAttr, []byte("demo/1/x86_64/base-files_0.9_amd64/etc/hostname"), 0))
+	makeLink(t, root, "opt/gone", "demo/1/x86_64/gone_1.0_amd64/opt/gone")
+	writeFile(t, filepath.Join(root, "tmp/.ezfs-post-install-4242"), "#!/bin/sh\n")
+	must(t, os.MkdirAll(filepath.Join(filepath.Dir(priv), ".new-104-4242"), 0o700))
+
+	before := snapshot(t, root)
+	out, err := n.ezctl(t, "fsck", "104", "--dry-run")
+	if err == nil {
+		t.Fatalf("fsck --dry-run found nothing:\n%s", out)
+	}
+	for _, want := range []string{"interrupted", "stray bytes", "base-files_0.9_amd64/etc/hostname, which is gone",
+		"gone_1.0_amd64", ".ezfs-post-install-4242", ".new-104-4242", "6 of 6 problems remain"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("fsck --dry-run does not report %q:\n%s", want, out)
+		}
+	}
+	if d := snapshotDiff(before, snapshot(t, root)); d != "" {
+		t.Errorf("--dry-run changed the container:\n%s", d)
+	}
+	out = n.ok(t, "fsck", "104")
+	t.Log(out)
+	if got := n.ok(t, "fsck", "104"); !strings.Contains(got, "clean") {
+		t.Errorf("second fsck:\n%s", got)
+	}
+	if got := readFile(t, filepath.Join(n.priv("104"), "templates/vzpackages")); !strings.Contains(got, "web 1.0 amd64 web") {
+		t.Errorf("the interrupted install was not finished: %s", got)
+	}
+	if st, _ := os.Stat(filepath.Join(root, "usr/bin/tool")); st.Size() != 0 || !isLink(t, filepath.Join(root, "usr/bin/tool")) {
+		t.Error("torn copy-up not truncated back to an intact link")
+	}
+	v := make([]byte, 256)
+	k, _ := unix.Lgetxattr(filepath.Join(root, "etc/hostname"), fs.LinkAttr, v)
+	if string(v[:k]) != "demo/1/x86_64/base-files_1.0_amd64/etc/hostname" {
+		t.Errorf("dangling link relinked to %q", v[:k])
+	}
+	if _, err := os.Lstat(filepath.Join(root, "opt/gone")); !os.IsNotExist(err) {
+		t.Errorf("link with no package left: %v", err)
+	}
+	n.ok(t, "mount", "104")
+	defer n.ok(t, "umount", "104")
+	if got := readFile(t, filepath.Join(n.root("104"), "etc/hostname")); got != "demo\n" {
+		t.Errorf("hostname after fsck: %q", got)
+	}
+	n.fails(t, "is mounted", "fsck", "104")
+}
+
+func snapshotDiff(a, b map[string]string) string { return cmp.Diff(a, b) }
