@@ -89,6 +89,9 @@ func snapshot(t *testing.T, root string) map[string]string {
 			return nil
 		}
 		v := fmt.Sprintf("%v %d", info.Mode(), info.Size())
+		if info.IsDir() {
+			v = info.Mode().String() // its size counts entries, pm/ among them
+		}
 		if info.Mode().IsRegular() {
 			b, _ := os.ReadFile(p)
 			h := sha256.Sum256(b)
@@ -361,4 +364,36 @@ func TestCacheFailuresLeaveTheAreaAlone(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A full template area: template install and cache creation fail with
+// ENOSPC, leave the area as it was, and work once there is room.
+func TestFullTemplateArea(t *testing.T) {
+	n := newNode(t)
+	must(t, os.MkdirAll(n.area(), 0o755))
+	if err := unix.Mount("tmpfs", n.area(), "tmpfs", 0, "size=256k"); err != nil {
+		t.Skipf("tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(n.area(), unix.MNT_DETACH) })
+	// A package bigger than the area.
+	writePackage(t, n.repo, pkg{name: "base-files", version: "1.0", files: files{"etc/os-release": "NAME=demo\n", "usr/share/big": strings.Repeat("x", 512<<10)}})
+	n.ok(t, "repo", "index", n.repo)
+	writeTemplate(t, n.src, "demo/1/x86_64/config/os/default", files{
+		"packages": "base-files\n", "package_manager": "tar\n", "repositories": n.repo + "\n",
+		"README": strings.Repeat("documentation\n", 30<<10), // 420 KiB: too big as well
+	})
+	before := snapshot(t, n.area())
+	n.fails(t, "no space left on device", "template", "install", n.src)
+	if d := cmp.Diff(before, snapshot(t, n.area())); d != "" {
+		t.Errorf("a failed install changed the area:\n%s", d)
+	}
+	os.Remove(filepath.Join(n.src, "demo/1/x86_64/config/os/default/README"))
+	n.ok(t, "template", "install", n.src)
+	before = snapshot(t, n.area())
+	n.fails(t, "no space left on device", "cache", "create", "demo-1-x86_64")
+	if d := cmp.Diff(before, snapshot(t, n.area())); d != "" {
+		t.Errorf("a failed cache creation changed the area:\n%s", d)
+	}
+	must(t, unix.Mount("", n.area(), "", unix.MS_REMOUNT, "size=16m"))
+	n.ok(t, "cache", "create", "demo-1-x86_64")
 }

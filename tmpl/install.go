@@ -70,6 +70,7 @@ func (a *Area) InstallTemplates(src string) (_ []*Template, err error) {
 
 	type done struct{ final, old string }
 	var committed []done
+	var madeDirs []string // parents this call created, to remove again on failure
 	defer func() {
 		if err == nil {
 			for _, d := range committed {
@@ -84,11 +85,16 @@ func (a *Area) InstallTemplates(src string) (_ []*Template, err error) {
 				os.Rename(d.old, d.final)
 			}
 		}
+		for i := len(madeDirs) - 1; i >= 0; i-- {
+			os.Remove(madeDirs[i]) // only if empty
+		}
 	}()
 	var installed []*Template
 	for _, t := range incoming {
 		final := filepath.Join(a.Root, t.ConfigDir())
-		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		made, err := mkdirAll(filepath.Dir(final))
+		madeDirs = append(madeDirs, made...)
+		if err != nil {
 			return nil, err
 		}
 		cleanStale(filepath.Dir(final))
@@ -200,4 +206,24 @@ func copyTree(src, dst string) error {
 		}
 		return fmt.Errorf("%s: only files and directories belong in a template config", p)
 	})
+}
+
+// mkdirAll is os.MkdirAll that returns the directories it made, parents
+// first.
+func mkdirAll(dir string) ([]string, error) {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil || d == filepath.Dir(d) {
+			break
+		}
+		missing = append([]string{d}, missing...)
+	}
+	var made []string
+	for _, d := range missing {
+		if err := os.Mkdir(d, 0o755); err != nil && !os.IsExist(err) {
+			return made, err
+		}
+		made = append(made, d)
+	}
+	return made, nil
 }
