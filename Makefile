@@ -23,6 +23,9 @@ test: build ## vet, then every test that fits in a few minutes, mounted tests in
 test-debian: build ## build a real Debian 12 cache from the host's apt sources, use it (needs the Debian mirror)
 	$(GO) test -tags online -count=1 -timeout 15m -run TestDebianOnline -v ./integration/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+.*REPORT|\s+.*\.go:)' ; test $${PIPESTATUS[0]} -eq 0
 
+soak: build ## 8 processes in each of 4 containers for SOAK (default 60s), then compared with their models
+	EZFS_SOAK_DURATION=$${SOAK:-60s} $(GO) test -tags soak -count=1 -timeout 30m -run TestSoak -v ./integration/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+.*\.go:)' ; test $${PIPESTATUS[0]} -eq 0
+
 check: ## vet, gofmt, staticcheck
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

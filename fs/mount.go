@@ -155,7 +155,9 @@ func (s *Server) Unmount(lazy bool) error {
 func (s *Server) Wait() {
 	s.srv.Wait()
 	s.t.stopReadahead()
-	s.root.self.close()
+	// The kernel sends no FORGET for what it still caches at unmount:
+	// close every directory's fd now, not whenever the GC gets to it.
+	closeDirs(s.root.EmbeddedInode())
 	if s.ownTemplate {
 		s.t.tmpl.Close()
 	}
@@ -213,4 +215,16 @@ func mountFlags(opts Options) uintptr {
 		flags |= unix.MS_NODEV
 	}
 	return flags
+}
+
+// closeDirs closes the fds of every directory node below (and of) n.
+func closeDirs(n *fusefs.Inode) {
+	for _, ch := range n.Children() {
+		if ch.IsDir() {
+			closeDirs(ch)
+		}
+	}
+	if d, ok := n.Operations().(*dirNode); ok {
+		d.self.close()
+	}
 }

@@ -52,6 +52,9 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
+// Close drops the client's idle connections to the daemon.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
 // Alive reports whether a daemon answers on the socket.
 func (c *Client) Alive() bool {
 	conn, err := net.DialTimeout("unix", c.Socket, time.Second)
