@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -50,6 +54,7 @@ func run() error {
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err
 	}
+	cleanDebris(ezctl, *dir)
 	fmt.Printf("preparing data in %s ...\n", *dir)
 	d, err := prepareData(*dir, bigSize, *quick)
 	if err != nil {
@@ -79,10 +84,21 @@ func run() error {
 		}
 		targets = append(targets, t)
 	}
-	defer func() {
+	closeAll := func() {
 		for _, t := range targets {
 			t.Close()
 		}
+	}
+	defer closeAll()
+	// Interrupted, still leave nothing mounted.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintln(os.Stderr, "ezbench: interrupted; unmounting")
+		closeAll()
+		cleanDebris(ezctl, *dir)
+		os.Exit(1)
 	}()
 	var want []string
 	if *workloadsFlag != "" {
@@ -180,4 +196,18 @@ func serverPIDs(t target) []int {
 		}
 	}
 	return pids
+}
+
+// cleanDebris stops a mountd an interrupted run left, forgets what it
+// would mount again, and detaches mounts below dir.
+func cleanDebris(ezctl, dir string) {
+	run := filepath.Join(dir, "run")
+	for _, sock := range []string{filepath.Join(run, "mountd.sock"), filepath.Join(dir, "density", "run", "mountd.sock")} {
+		e := &densityEnv{ezctl: ezctl, vz: dir, socket: sock}
+		e.stop()
+		os.Remove(filepath.Join(filepath.Dir(sock), "mounts.json"))
+	}
+	for _, m := range mountsBelow(dir) {
+		unix.Unmount(m, unix.MNT_DETACH)
+	}
 }

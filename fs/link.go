@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,10 +49,14 @@ func CheckLinkValue(v string) error {
 	return nil
 }
 
+var linkBufs = sync.Pool{New: func() any { b := make([]byte, 256); return &b }}
+
 // readLinkValue returns the link value of (dirfd, name), or ok=false when
 // the file carries no link attribute.
 func readLinkValue(dirfd int, name string) (value string, ok bool, err error) {
-	buf := make([]byte, 256)
+	bp := linkBufs.Get().(*[]byte)
+	defer linkBufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := lgetxattrAt(dirfd, name, LinkAttr, buf)
 		switch {

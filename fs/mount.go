@@ -96,7 +96,7 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 			Name:                 "ezfs",
 			DirectMount:          true,
 			DirectMountFlags:     mountFlags(opts),
-			MaxWrite:             1 << 20,
+			MaxWrite:             maxWrite(opts),
 			EnableSymlinkCaching: true, // a symlink's target never changes in place
 			ExtraCapabilities:    fuse.CAP_ATOMIC_O_TRUNC,
 			Debug:                opts.Debug,
@@ -227,4 +227,14 @@ func closeDirs(n *fusefs.Inode) {
 	if d, ok := n.Operations().(*dirNode); ok {
 		d.self.close()
 	}
+}
+
+// maxWrite sizes the daemon's request buffers. With passthrough, reads
+// and writes never reach the daemon: small buffers keep an idle mount
+// cheap. Without it, large requests make the daemon's I/O efficient.
+func maxWrite(opts Options) int {
+	if opts.NoPassthrough {
+		return 1 << 20
+	}
+	return 128 << 10
 }
