@@ -131,6 +131,7 @@ func run() error {
 	}
 	fmt.Println()
 	printTable(os.Stdout, results)
+	printOps(os.Stdout, results)
 	if dens != nil {
 		printDensity(os.Stdout, fsType(ddir), dens)
 	}
@@ -147,8 +148,8 @@ func run() error {
 	return nil
 }
 
-func measure(w workload, t target, d *dataset, runs int) result {
-	r := result{Workload: w.label(), Target: t.Name(), Unit: w.unit}
+func measure(w workload, t target, d *dataset, runs int) (r result) {
+	r = result{Workload: w.label(), Target: t.Name(), Unit: w.unit}
 	run := 0
 	if w.once {
 		runs = 1
@@ -158,6 +159,21 @@ func measure(w workload, t target, d *dataset, runs int) result {
 			return r
 		}
 		run++
+	}
+	et, counted := t.(*ezfsTarget)
+	var before map[string]int64
+	if counted {
+		before = et.opCounts()
+		defer func() {
+			if n := len(r.Samples); n > 0 && !w.fresh {
+				r.Ops = map[string]int64{}
+				for op, v := range et.opCounts() {
+					if d := (v - before[op]) / int64(n); d > 0 {
+						r.Ops[op] = d
+					}
+				}
+			}
+		}()
 	}
 	for i := 0; i < runs; i++ {
 		if w.fresh && !w.once {

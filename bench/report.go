@@ -11,11 +11,12 @@ import (
 
 // result is every sample of one workload on one target.
 type result struct {
-	Workload string    `json:"workload"`
-	Target   string    `json:"target"`
-	Unit     string    `json:"unit"`
-	Samples  []float64 `json:"samples"`
-	Error    string    `json:"error,omitempty"`
+	Workload string           `json:"workload"`
+	Target   string           `json:"target"`
+	Unit     string           `json:"unit"`
+	Samples  []float64        `json:"samples"`
+	Error    string           `json:"error,omitempty"`
+	Ops      map[string]int64 `json:"fuse_ops_per_run,omitempty"` // ezfs: requests mountd served per run
 }
 
 func (r result) median() float64 {
@@ -101,4 +102,22 @@ func writeJSON(path string, meta map[string]any, results []result, dens []densit
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// printOps lists, per workload, the FUSE requests ezfs served per run.
+func printOps(w io.Writer, results []result) {
+	fmt.Fprintln(w, "\nFUSE requests ezfs served per run (from mountd status):")
+	for _, r := range results {
+		if r.Target != "ezfs" || len(r.Ops) == 0 {
+			continue
+		}
+		var total int64
+		var parts []string
+		for op, n := range r.Ops {
+			total += n
+			parts = append(parts, fmt.Sprintf("%s %d", op, n))
+		}
+		sort.Strings(parts)
+		fmt.Fprintf(w, "  %-16s %8d  %s\n", r.Workload, total, strings.Join(parts, ", "))
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -263,4 +264,34 @@ func (t *overlayTarget) Upper(i int) string {
 
 func (t *fuseOverlayTarget) Upper(i int) string {
 	return filepath.Join(t.d.dir, fmt.Sprintf("fuse-overlayfs-%d", i), "upper")
+}
+
+// opCounts sums the FUSE requests mountd served for this target's mounts.
+func (t *ezfsTarget) opCounts() map[string]int64 {
+	out, err := t.command("mountd", "status", "--json").Output()
+	if err != nil {
+		return nil
+	}
+	var st struct {
+		Mounts []struct {
+			Mountpoint string           `json:"mountpoint"`
+			Ops        map[string]int64 `json:"ops"`
+		} `json:"mounts"`
+	}
+	if json.Unmarshal(out, &st) != nil {
+		return nil
+	}
+	mine := map[string]bool{}
+	for _, m := range t.mounts {
+		mine[m] = true
+	}
+	sum := map[string]int64{}
+	for _, m := range st.Mounts {
+		if mine[m.Mountpoint] {
+			for op, n := range m.Ops {
+				sum[op] += n
+			}
+		}
+	}
+	return sum
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ezfs/ezfs/fs"
 	"github.com/google/go-cmp/cmp"
@@ -342,3 +343,38 @@ func TestFsckRepairsWhatCrashesLeave(t *testing.T) {
 }
 
 func snapshotDiff(a, b map[string]string) string { return cmp.Diff(a, b) }
+
+// After mountd is killed, list says which containers are not mounted
+// any more, and mounting them again just works.
+func TestListAfterMountdKill(t *testing.T) {
+	n := ctNode(t)
+	n.ok(t, "create", "101", "--ostemplate", "demo-1-x86_64")
+	n.ok(t, "create", "102", "--ostemplate", "demo-1-x86_64")
+	n.ok(t, "mount", "101")
+	out, err := exec.Command(ezctl, "mountd", "status", "--json").Output()
+	must(t, err)
+	var st struct {
+		PID int `json:"pid"`
+	}
+	must(t, json.Unmarshal(out, &st))
+	must(t, unix.Kill(st.PID, unix.SIGKILL))
+	waitFor(t, "mountd to die", 10*time.Second, func() bool { return unix.Kill(st.PID, 0) != nil })
+	var l ctList
+	must(t, json.Unmarshal([]byte(n.ok(t, "list", "--json")), &l))
+	for _, c := range l {
+		if c.Mounted {
+			t.Errorf("list shows %s mounted while its daemon is dead", c.ID)
+		}
+	}
+	n.ok(t, "mount", "101") // starts mountd, which recovers 101 first
+	if got := readFile(t, filepath.Join(n.root("101"), "etc/hostname")); got != "demo\n" {
+		t.Errorf("101 after recovery: %q", got)
+	}
+	must(t, json.Unmarshal([]byte(n.ok(t, "list", "--json")), &l))
+	for _, c := range l {
+		if c.Mounted != (c.ID == "101") {
+			t.Errorf("list after recovery: %+v", c)
+		}
+	}
+	n.ok(t, "umount", "101")
+}

@@ -172,6 +172,10 @@ func TestMountdAPIErrors(t *testing.T) {
 		}
 		return resp.StatusCode, out
 	}
+	// The same mount again is no error: it is there.
+	if status, body := post("/v1/mounts", rec); status != 201 || body["mountpoint"] != c.mnt {
+		t.Errorf("the same mount again: %d %v", status, body)
+	}
 	for _, tc := range []struct {
 		name   string
 		path   string
@@ -179,7 +183,7 @@ func TestMountdAPIErrors(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"double mount", "/v1/mounts", rec, 409, "already_mounted"},
+		{"another tree on a busy mountpoint", "/v1/mounts", mountd.Record{Template: c.tmpl, Private: c.tmpl, Mountpoint: c.mnt}, 409, "already_mounted"},
 		{"unmount of nothing", "/v1/unmount", mountd.UnmountRequest{Mountpoint: "/nowhere"}, 404, "not_found"},
 		{"invalidate unknown", "/v1/invalidate", mountd.InvalidateRequest{Mountpoint: "/nowhere"}, 404, "not_found"},
 		{"relative path", "/v1/mounts", mountd.Record{Template: "t", Private: "p", Mountpoint: "m"}, 400, "bad_request"},

@@ -99,6 +99,12 @@ func (d *Daemon) Mount(rec Record) (*MountInfo, error) {
 		return nil, fmt.Errorf("mountd is stopping")
 	}
 	if m, ok := d.mounts[rec.Mountpoint]; ok && !m.detached {
+		if m.Private == rec.Private && m.Template == rec.Template {
+			// Already what was asked, e.g. remounted by recovery after
+			// the daemon was killed: nothing to do.
+			info := m.info()
+			return &info, nil
+		}
 		return nil, fmt.Errorf("%w: %s (private %s)", ErrAlreadyMounted, rec.Mountpoint, m.Private)
 	}
 	if err := d.mountLocked(rec); err != nil {
