@@ -87,17 +87,19 @@ func mountArgs(c *cli.Context) (mountd.Record, error) {
 			return rec, fmt.Errorf("mount: %s %s is not a directory", d.what, d.path)
 		}
 	}
-	return rec, checkMountpoint(rec.Mountpoint)
+	return rec, checkMountpoint(rec.Mountpoint, !c.Bool("foreground"))
 }
 
 // checkMountpoint refuses a mountpoint that is missing, not a directory,
-// or mounted, saying what to do about it.
-func checkMountpoint(mnt string) error {
+// or mounted, saying what to do about it. Through mountd, an ezfs mount
+// there is the daemon's to judge: one it serves as asked is fine, a dead
+// one it cleans.
+func checkMountpoint(mnt string, viaDaemon bool) error {
 	m, mounted, err := mountinfo.Find(mnt)
 	if err != nil {
 		return err
 	}
-	if mounted {
+	if mounted && !(viaDaemon && m.FSType == mountinfo.EzfsType) {
 		if m.FSType == mountinfo.EzfsType {
 			if mountinfo.Dead(mnt) {
 				return fmt.Errorf("mount: %s is a dead ezfs mount (its serving process is gone); clean it with: ezctl umount %s", mnt, mnt)

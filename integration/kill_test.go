@@ -88,7 +88,12 @@ func TestKillCommandsAtRandomPoints(t *testing.T) {
 					}
 				}
 			} else {
-				n.ok(t, "fsck", id) // removes the staging of the killed create
+				if m, _ := filepath.Glob(filepath.Join(filepath.Dir(n.priv(id)), ".new-"+id+"-*")); len(m) > 0 {
+					n.ok(t, "fsck", id) // removes the staging of the killed create
+					if m, _ := filepath.Glob(filepath.Join(filepath.Dir(n.priv(id)), ".new-"+id+"-*")); len(m) > 0 {
+						t.Errorf("fsck left %v", m)
+					}
+				}
 				n.ok(t, "create", id, "--ostemplate", "demo-1-x86_64-big")
 			}
 			if out := n.ok(t, "fsck", id); !strings.Contains(out, "clean") {
