@@ -397,3 +397,29 @@ func TestFullTemplateArea(t *testing.T) {
 	must(t, unix.Mount("", n.area(), "", unix.MS_REMOUNT, "size=16m"))
 	n.ok(t, "cache", "create", "demo-1-x86_64")
 }
+
+// A mirrorlist is fetched and its repositories used; an application
+// template's repositories are added to its base's.
+func TestMirrorlistAndMergedRepositories(t *testing.T) {
+	n := newNode(t)
+	n.demoRepo(t)
+	extra := filepath.Join(filepath.Dir(n.repo), "extra-repo")
+	writePackage(t, extra, pkg{name: "extra-tool", version: "3.0", depends: "libfoo", files: files{"usr/bin/extra": "extra\n"}})
+	n.ok(t, "repo", "index", extra)
+	list := filepath.Join(filepath.Dir(n.repo), "mirrors.list")
+	writeFile(t, list, "# mirrors of the demo OS\n"+n.repo+"\n")
+	base := "demo/1/x86_64/config/"
+	writeTemplate(t, n.src, base+"os/default", files{
+		"packages": "base-files\n", "package_manager": "tar\n", "mirrorlist": "file://" + list + "\n",
+	})
+	writeTemplate(t, n.src, base+"app/extra/default", files{"packages": "extra-tool\n", "repositories": extra + "\n"})
+	n.ok(t, "template", "install", n.src)
+	n.ok(t, "create", "101", "--ostemplate", "demo-1-x86_64") // the cache, from the mirrorlist's repository
+	n.ok(t, "install", "101", "extra")                        // from the app's own repository, libfoo from the base's
+	vp := readFile(t, filepath.Join(n.priv("101"), "templates/vzpackages"))
+	for _, want := range []string{"base-files 1.0 amd64 demo-1-x86_64", "extra-tool 3.0 amd64 extra", "libfoo 2.0 amd64 extra"} {
+		if !strings.Contains(vp, want) {
+			t.Errorf("vzpackages lacks %q:\n%s", want, vp)
+		}
+	}
+}

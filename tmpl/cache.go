@@ -89,11 +89,7 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 	}
 	j := a.newJob(st, rep)
 	rep.Step("reading the repositories of %s", osName)
-	sources, err := j.sources(ctx, m)
-	if err != nil {
-		return nil, err
-	}
-	ix, err := m.LoadIndex(ctx, j, sources)
+	ix, err := j.index(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -143,12 +139,7 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 		return err
 	}
 	scripts := func(script string) error {
-		var runs []*Template
-		for _, t := range append([]*Template{st.Base}, st.Layers...) {
-			if _, ok := t.Scripts[script]; ok {
-				runs = append(runs, t)
-			}
-		}
+		runs := withScript(append([]*Template{st.Base}, st.Layers...), script)
 		if len(runs) == 0 {
 			return nil
 		}

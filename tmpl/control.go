@@ -59,7 +59,7 @@ func ParseStanzas(r io.Reader, name string) ([]Stanza, error) {
 			if len(cur) == 0 {
 				return nil, fmt.Errorf("%s:%d: continuation line with no field before it", name, n)
 			}
-			cur[len(cur)-1].Value += "\n" + strings.TrimPrefix(line[1:], "")
+			cur[len(cur)-1].Value += "\n" + line[1:]
 		default:
 			k, v, ok := strings.Cut(line, ":")
 			if !ok || k == "" || strings.ContainsAny(k, " \t") {

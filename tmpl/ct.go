@@ -248,12 +248,7 @@ func planAdd(area *Area, pkgs []*Installed) []planEntry {
 
 // runScripts runs a script of each template inside the container.
 func (ct *CT) runScripts(ctx context.Context, ts []*Template, script string, env []string, opts CTOptions) error {
-	var runs []*Template
-	for _, t := range ts {
-		if _, ok := t.Scripts[script]; ok {
-			runs = append(runs, t)
-		}
-	}
+	runs := withScript(ts, script)
 	if len(runs) == 0 {
 		return nil
 	}
@@ -359,11 +354,7 @@ func (ct *CT) Install(ctx context.Context, names []string, opts CTOptions) (rep 
 	if err != nil {
 		return nil, err
 	}
-	sources, err := j.sources(ctx, m)
-	if err != nil {
-		return nil, err
-	}
-	ix, err := m.LoadIndex(ctx, j, sources)
+	ix, err := j.index(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -474,11 +465,7 @@ func (ct *CT) plannedUpdates(ctx context.Context, only []string, opts CTOptions)
 	if err != nil {
 		return nil, nil, nil, nil, nil, nil, nil, err
 	}
-	sources, err := j.sources(ctx, m)
-	if err != nil {
-		return nil, nil, nil, nil, nil, nil, nil, err
-	}
-	ix, err := m.LoadIndex(ctx, j, sources)
+	ix, err := j.index(ctx, m)
 	if err != nil {
 		return nil, nil, nil, nil, nil, nil, nil, err
 	}

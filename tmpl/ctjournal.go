@@ -196,32 +196,9 @@ func (ct *CT) unlinkAt(root int, p string) error {
 	return nil
 }
 
-// parent opens the directory of p inside the container's tree, as the
-// container sees it (RESOLVE_IN_ROOT); with create, missing directories
-// are made.
+// parent opens the directory of p inside the container's tree.
 func (ct *CT) parent(root int, p string, create bool) (int, string, error) {
-	dir, name := filepath.Split(p)
-	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" {
-		fd, err := unix.Dup(root)
-		return fd, name, err
-	}
-	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
-	fd, err := unix.Openat2(root, dir, &how)
-	if err == unix.ENOENT && create {
-		pfd, pname, err := ct.parent(root, dir, true)
-		if err != nil {
-			return -1, "", err
-		}
-		err = unix.Mkdirat(pfd, pname, 0o755)
-		unix.Close(pfd)
-		if err != nil && err != unix.EEXIST {
-			return -1, "", err
-		}
-		fd, err = unix.Openat2(root, dir, &how)
-	}
-	return fd, name, err
+	return parentInRoot(root, p, create)
 }
 
 // add creates one planned entry unless the container has something

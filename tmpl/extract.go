@@ -536,21 +536,7 @@ func createEmpty(dirfd int, name string, e *Entry, xattrs map[string]string) err
 	}
 	defer unix.Close(fd)
 	e.SHA256 = emptySHA256
-	if e.UID != 0 || e.GID != 0 {
-		if err := unix.Fchown(fd, e.UID, e.GID); err != nil {
-			return err
-		}
-		if err := unix.Fchmod(fd, e.Mode); err != nil {
-			return err
-		}
-	}
-	for k, v := range xattrs {
-		if err := unix.Fsetxattr(fd, k, []byte(v), 0); err != nil {
-			return fmt.Errorf("set %s: %w", k, err)
-		}
-	}
-	ts := []unix.Timespec{{Sec: e.Mtime}, {Sec: e.Mtime}}
-	return unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH)
+	return setMeta(fd, e, xattrs, e.UID != 0 || e.GID != 0)
 }
 
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -112,3 +112,23 @@ type packageDB interface {
 	// Unregister takes packages out of the database below root.
 	Unregister(root string, names []string) error
 }
+
+// index reads the index of the stack's repositories (and mirrorlists).
+func (j *job) index(ctx context.Context, m Manager) (*Index, error) {
+	sources, err := j.sources(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return m.LoadIndex(ctx, j, sources)
+}
+
+// withScript returns the templates that have the script, in order.
+func withScript(ts []*Template, script string) []*Template {
+	var out []*Template
+	for _, t := range ts {
+		if _, ok := t.Scripts[script]; ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -3,8 +3,6 @@ package tmpl
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -261,9 +259,4 @@ func (j *job) loadPackages(ctx context.Context, s *Source, rel *release, compone
 	}
 	return fmt.Errorf("repository %s: its Release lists no %s(.xz|.gz); is %s the right component and %s the right architecture?",
 		s.URI, base, component, j.arch)
-}
-
-func sha256Hex(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
 }

@@ -44,18 +44,24 @@ func (s *Skeleton) Add(p *Installed) error {
 }
 
 // parent opens the directory of p inside the tree.
-func (s *Skeleton) parent(p string) (int, string, error) {
+func (s *Skeleton) parent(p string) (int, string, error) { return parentInRoot(s.root, p, true) }
+
+// parentInRoot opens the directory of p inside the tree at root, as a
+// container sees it (RESOLVE_IN_ROOT: a symlinked /bin leads to /usr/bin
+// of the tree, never of the host), making missing directories (0755)
+// when create. It returns the directory and p's last element.
+func parentInRoot(root int, p string, create bool) (int, string, error) {
 	dir, name := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
 	if dir == "" {
-		fd, err := unix.Dup(s.root)
+		fd, err := unix.Dup(root)
 		return fd, name, err
 	}
 	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
-	fd, err := unix.Openat2(s.root, strings.TrimSuffix(dir, "/"), &how)
-	if err == unix.ENOENT {
-		// A package without entries for its directories.
-		pfd, pname, err := s.parent(strings.TrimSuffix(dir, "/"))
+	fd, err := unix.Openat2(root, dir, &how)
+	if err == unix.ENOENT && create {
+		pfd, pname, err := parentInRoot(root, dir, true)
 		if err != nil {
 			return -1, "", err
 		}
@@ -64,7 +70,7 @@ func (s *Skeleton) parent(p string) (int, string, error) {
 		if err != nil && err != unix.EEXIST {
 			return -1, "", err
 		}
-		fd, err = unix.Openat2(s.root, strings.TrimSuffix(dir, "/"), &how)
+		fd, err = unix.Openat2(root, dir, &how)
 	}
 	return fd, name, err
 }
