@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,4 +130,62 @@ func readBytes(t *testing.T, p string) []byte {
 	b, err := os.ReadFile(p)
 	must(t, err)
 	return b
+}
+
+// The serving process is killed while files are renamed back and forth
+// through the mount: every file then has exactly one of its two names
+// and its contents.
+func TestKillDuringRenames(t *testing.T) {
+	const nfiles = 200
+	upper := files{}
+	for i := 0; i < nfiles; i++ {
+		upper[fmt.Sprintf("d/f%d", i)] = fmt.Sprint("content ", i)
+	}
+	c := newCT(t, nil, upper)
+	c.mount(t)
+	var renames atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := 0; ; round++ {
+				for i := w; i < nfiles; i += 4 {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					from, to := fmt.Sprintf("f%d", i), fmt.Sprintf("g%d", i)
+					if round%2 == 1 {
+						from, to = to, from
+					}
+					if os.Rename(filepath.Join(c.mnt, "d", from), filepath.Join(c.mnt, "d", to)) != nil {
+						return // the server is gone
+					}
+					renames.Add(1)
+				}
+			}
+		}()
+	}
+	waitFor(t, "renames under way", 20*time.Second, func() bool { return renames.Load() > 500 })
+	must(t, unix.Kill(c.pid, unix.SIGKILL))
+	close(stop)
+	wg.Wait()
+	c.umount(t)
+	c.mount(t)
+	for i := 0; i < nfiles; i++ {
+		f, errF := os.ReadFile(filepath.Join(c.mnt, "d", fmt.Sprintf("f%d", i)))
+		g, errG := os.ReadFile(filepath.Join(c.mnt, "d", fmt.Sprintf("g%d", i)))
+		switch {
+		case errF == nil && errG == nil:
+			t.Errorf("file %d has both names", i)
+		case errF != nil && errG != nil:
+			t.Errorf("file %d is lost: %v / %v", i, errF, errG)
+		case errF == nil && string(f) != fmt.Sprint("content ", i), errG == nil && string(g) != fmt.Sprint("content ", i):
+			t.Errorf("file %d has other contents", i)
+		}
+	}
+	t.Logf("killed after %d renames", renames.Load())
 }
