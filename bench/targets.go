@@ -135,17 +135,10 @@ func (t *overlayTarget) Open(i int) (string, error) {
 }
 
 func (t *overlayTarget) Fresh(i int) (string, error) {
-	base := filepath.Join(t.d.dir, fmt.Sprintf("overlay-%d", i))
-	merged := filepath.Join(base, "merged")
-	unix.Unmount(merged, unix.MNT_DETACH)
-	os.RemoveAll(base)
-	for _, d := range []string{"upper", "work", "merged"} {
-		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
-			return "", err
-		}
+	merged, opts, err := freshLayers(t.d, "overlay", i)
+	if err != nil {
+		return "", err
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", filepath.Join(t.d.template, pkgDir),
-		filepath.Join(base, "upper"), filepath.Join(base, "work"))
 	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
 		return "", fmt.Errorf("mount overlay: %w", err)
 	}
@@ -188,17 +181,10 @@ func (t *fuseOverlayTarget) Fresh(i int) (string, error) {
 		t.cmds, t.open = map[int]*exec.Cmd{}, map[int]string{}
 	}
 	t.stop(i)
-	base := filepath.Join(t.d.dir, fmt.Sprintf("fuse-overlayfs-%d", i))
-	merged := filepath.Join(base, "merged")
-	unix.Unmount(merged, unix.MNT_DETACH)
-	os.RemoveAll(base)
-	for _, d := range []string{"upper", "work", "merged"} {
-		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
-			return "", err
-		}
+	merged, opts, err := freshLayers(t.d, "fuse-overlayfs", i)
+	if err != nil {
+		return "", err
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", filepath.Join(t.d.template, pkgDir),
-		filepath.Join(base, "upper"), filepath.Join(base, "work"))
 	cmd := exec.Command(t.bin, "-f", "-o", opts, merged)
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("fuse-overlayfs: %w", err)
@@ -259,11 +245,32 @@ func (t *ezfsTarget) Upper(i int) string {
 }
 
 func (t *overlayTarget) Upper(i int) string {
-	return filepath.Join(t.d.dir, fmt.Sprintf("overlay-%d", i), "upper")
+	return filepath.Join(layersDir(t.d, "overlay", i), "upper")
 }
 
 func (t *fuseOverlayTarget) Upper(i int) string {
-	return filepath.Join(t.d.dir, fmt.Sprintf("fuse-overlayfs-%d", i), "upper")
+	return filepath.Join(layersDir(t.d, "fuse-overlayfs", i), "upper")
+}
+
+func layersDir(d *dataset, kind string, i int) string {
+	return filepath.Join(d.dir, fmt.Sprintf("%s-%d", kind, i))
+}
+
+// freshLayers makes empty upper, work and merged directories for an
+// overlay of the template tree, and returns the mountpoint and options.
+func freshLayers(d *dataset, kind string, i int) (merged, opts string, err error) {
+	base := layersDir(d, kind, i)
+	merged = filepath.Join(base, "merged")
+	unix.Unmount(merged, unix.MNT_DETACH)
+	os.RemoveAll(base)
+	for _, sub := range []string{"upper", "work", "merged"} {
+		if err := os.MkdirAll(filepath.Join(base, sub), 0o755); err != nil {
+			return "", "", err
+		}
+	}
+	opts = fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", filepath.Join(d.template, pkgDir),
+		filepath.Join(base, "upper"), filepath.Join(base, "work"))
+	return merged, opts, nil
 }
 
 // opCounts sums the FUSE requests mountd served for this target's mounts.
