@@ -1,7 +1,6 @@
 package fs
 
 import (
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -125,5 +124,3 @@ func readFile(t testing.TB, path string) string {
 	}
 	return string(b)
 }
-
-var _ = io.EOF

@@ -4,7 +4,6 @@ package fs
 // benchmarks; each method only counts and passes the request on.
 
 import (
-	"sort"
 	"sync/atomic"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -61,13 +60,6 @@ func (c *opCounter) snapshot() map[string]int64 {
 		}
 	}
 	return out
-}
-
-// OpNames lists the counted operations in order.
-func OpNames() []string {
-	s := append([]string(nil), opNames[:]...)
-	sort.Strings(s)
-	return s
 }
 
 func (r *rawFS) Lookup(cancel <-chan struct{}, header *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
