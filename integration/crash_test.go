@@ -79,7 +79,7 @@ func TestKillDuringCopyUps(t *testing.T) {
 				return false
 			}
 			waitFor(t, "a copy-up in progress", 20*time.Second, inProgress)
-			must(t, unix.Kill(c.pid, unix.SIGKILL))
+			killServer(t, c.pid)
 			wg.Wait()
 			c.umount(t) // the dead mount: "transport endpoint is not connected"
 
@@ -170,7 +170,7 @@ func TestKillDuringRenames(t *testing.T) {
 		}()
 	}
 	waitFor(t, "renames under way", 20*time.Second, func() bool { return renames.Load() > 500 })
-	must(t, unix.Kill(c.pid, unix.SIGKILL))
+	killServer(t, c.pid)
 	close(stop)
 	wg.Wait()
 	c.umount(t)

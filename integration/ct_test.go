@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ezfs/ezfs/fs"
 	"github.com/google/go-cmp/cmp"
@@ -357,8 +356,7 @@ func TestListAfterMountdKill(t *testing.T) {
 		PID int `json:"pid"`
 	}
 	must(t, json.Unmarshal(out, &st))
-	must(t, unix.Kill(st.PID, unix.SIGKILL))
-	waitFor(t, "mountd to die", 10*time.Second, func() bool { return unix.Kill(st.PID, 0) != nil })
+	killServer(t, st.PID)
 	var l ctList
 	must(t, json.Unmarshal([]byte(n.ok(t, "list", "--json")), &l))
 	for _, c := range l {

@@ -138,6 +138,26 @@ func (c *ct) umount(t *testing.T) {
 	}
 }
 
+// killServer kills a serving process with SIGKILL and waits until it has
+// exited: until then its socket still accepts connections that the
+// exit resets, so a following ezctl would fail at random.
+func killServer(t *testing.T, pid int) {
+	t.Helper()
+	must(t, unix.Kill(pid, unix.SIGKILL))
+	waitFor(t, fmt.Sprintf("process %d to exit", pid), 10*time.Second, func() bool { return exited(pid) })
+}
+
+// exited reports whether pid is gone or a zombie: a zombie has closed
+// its files, and whoever adopted it may reap it late.
+func exited(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z'
+}
+
 func (c *ct) remount(t *testing.T) {
 	c.umount(t)
 	c.mount(t)
