@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sys/unix"
 )
 
@@ -287,30 +286,4 @@ func (a *Area) RemoveCache(name string) error {
 	defer unlock()
 	os.Remove(p + "-old")
 	return os.Remove(p)
-}
-
-// ExtractCache unpacks a cache tarball into an empty private area
-// directory: the container's root/ with its link entries, and
-// templates/vzpackages.
-func ExtractCache(tarball, private string) error {
-	f, err := os.Open(tarball)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return fmt.Errorf("cache %s: %w", tarball, err)
-	}
-	fd, err := unix.Open(private, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	_, err = extractTar(zr, fd, extractPolicy{links: true, devices: true, owners: true, xattrs: true,
-		parallel: true, maxBytes: maxPackageBytes, maxFiles: 1 << 24})
-	if err != nil {
-		return fmt.Errorf("cache %s: %w", tarball, err)
-	}
-	return nil
 }

@@ -31,6 +31,7 @@ type extractPolicy struct {
 	parallel bool                   // create empty files (link entries) on worker threads
 	skip     func(name string) bool // entries to read but not write (e.g. .ezfs/control)
 	onSkip   func(name string, r io.Reader) error
+	progress func(dir string) // called every few thousand members with the last one's directory
 }
 
 // Entry is one path of an extracted archive, as a manifest records it.
@@ -248,10 +249,15 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 		}
 		if _, dup := seen[p]; !dup {
 			entries = append(entries, e)
+			if pol.progress != nil && len(entries)%progressEvery == 0 {
+				pol.progress(path.Dir(p))
+			}
 		}
 		seen[p] = e.Type
 	}
 }
+
+const progressEvery = 4096
 
 // dirFDs keeps the directories of an extraction open: archives list a
 // directory's members together, so most parents are found here. Each
@@ -465,12 +471,15 @@ func archiveXattrs(records map[string]string) (map[string]string, error) {
 }
 
 // createPool creates empty files on a few threads: a cache is mostly
-// link entries, and their creation is nearly all system call time.
+// link entries, and their creation is nearly all system call time. Jobs
+// travel in batches: one channel hand-off per file cost more than the
+// file.
 type createPool struct {
-	jobs chan createJob
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	err  error
+	jobs    []chan []createJob // one per worker
+	batches [][]createJob
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	err     error
 }
 
 type createJob struct {
@@ -480,19 +489,27 @@ type createJob struct {
 	xattrs map[string]string
 }
 
-const createWorkers = 4
+const (
+	createWorkers = 4
+	createBatch   = 128
+)
 
 func newCreatePool() *createPool {
-	p := &createPool{jobs: make(chan createJob, 256)}
-	for range createWorkers {
+	p := &createPool{jobs: make([]chan []createJob, createWorkers), batches: make([][]createJob, createWorkers)}
+	for w := range createWorkers {
+		p.jobs[w] = make(chan []createJob, 2)
 		go func() {
-			for j := range p.jobs {
-				if err := createEmpty(j.dirfd, j.name, &j.e, j.xattrs); err != nil {
-					p.mu.Lock()
-					if p.err == nil {
-						p.err = fmt.Errorf("extract %s: %w", j.e.Path, err)
+			for batch := range p.jobs[w] {
+				for i := range batch {
+					j := &batch[i]
+					if err := createEmpty(j.dirfd, j.name, &j.e, j.xattrs); err != nil {
+						p.mu.Lock()
+						if p.err == nil {
+							p.err = fmt.Errorf("extract %s: %w", j.e.Path, err)
+						}
+						p.mu.Unlock()
+						break
 					}
-					p.mu.Unlock()
 				}
 				p.wg.Done()
 			}
@@ -501,9 +518,24 @@ func newCreatePool() *createPool {
 	return p
 }
 
+// create queues a file; it is made by the time wait returns. The files
+// of one directory go to one worker: creates in a directory take its
+// lock, and workers sharing one would mostly wait for each other.
 func (p *createPool) create(dirfd int, name string, e Entry, xattrs map[string]string) {
+	w := dirfd % createWorkers
+	p.batches[w] = append(p.batches[w], createJob{dirfd, name, e, xattrs})
+	if len(p.batches[w]) == createBatch {
+		p.flush(w)
+	}
+}
+
+func (p *createPool) flush(w int) {
+	if len(p.batches[w]) == 0 {
+		return
+	}
 	p.wg.Add(1)
-	p.jobs <- createJob{dirfd, name, e, xattrs}
+	p.jobs[w] <- p.batches[w]
+	p.batches[w] = make([]createJob, 0, createBatch)
 }
 
 func (p *createPool) failed() error {
@@ -514,29 +546,50 @@ func (p *createPool) failed() error {
 
 // wait returns when every queued file exists (the workers stay).
 func (p *createPool) wait() error {
+	for w := range createWorkers {
+		p.flush(w)
+	}
 	p.wg.Wait()
 	return p.failed()
 }
 
 // stop waits for the queued files and ends the workers.
 func (p *createPool) stop() {
-	p.wg.Wait()
-	close(p.jobs)
+	p.wait()
+	for _, c := range p.jobs {
+		close(c)
+	}
 }
 
-// createEmpty makes an empty regular file with its metadata.
+// createEmpty makes an empty regular file with its metadata, by name:
+// no file is opened, which saves two system calls of the four a link
+// entry would otherwise cost. The directory is the extraction's own, so
+// the name cannot be swapped for a symlink in between.
 func createEmpty(dirfd int, name string, e *Entry, xattrs map[string]string) error {
-	mode := uint32(0o600)
-	if e.UID == 0 && e.GID == 0 {
-		mode = e.Mode
+	owned := e.UID != 0 || e.GID != 0
+	mode := e.Mode
+	if owned {
+		mode = 0o600 // until the owner is set: a chown clears set-id bits
 	}
-	fd, err := openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, mode)
-	if err != nil {
+	if err := mknodat(dirfd, name, unix.S_IFREG|mode); err != nil {
 		return err
 	}
-	defer unix.Close(fd)
 	e.SHA256 = emptySHA256
-	return setMeta(fd, e, xattrs, e.UID != 0 || e.GID != 0)
+	if owned {
+		if err := unix.Fchownat(dirfd, name, e.UID, e.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return err
+		}
+		if err := unix.Fchmodat(dirfd, name, e.Mode, 0); err != nil {
+			return err
+		}
+	}
+	for k, v := range xattrs {
+		if err := lsetxattrAt(dirfd, name, k, []byte(v)); err != nil {
+			return fmt.Errorf("set %s: %w", k, err)
+		}
+	}
+	ts := []unix.Timespec{{Sec: e.Mtime}, {Sec: e.Mtime}}
+	return unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
 }
 
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
