@@ -178,6 +178,8 @@ func (s *Server) Ops() map[string]int64 { return s.raw.ops.snapshot() }
 // attributes, and the parent directory's listing. Processes see the new
 // state at their next access; files they hold open keep what they had.
 func (s *Server) Invalidate(paths []string) {
+	s.t.pre.changed()
+	defer s.t.pre.changed()
 	root := s.root.EmbeddedInode()
 	for _, p := range paths {
 		p = strings.Trim(path.Clean("/"+p), "/")

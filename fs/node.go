@@ -233,6 +233,9 @@ func (t *tree) childEntry(ctx context.Context, parent *fusefs.Inode, dirfd int, 
 
 // lookupChild stats name in the directory and makes its node.
 func (t *tree) lookupChild(ctx context.Context, parent *fusefs.Inode, dirfd int, name string, out *fuse.EntryOut) (*fusefs.Inode, error) {
+	if e := t.pre.take(parent.StableAttr().Ino, name); e != nil {
+		return t.childEntry(ctx, parent, dirfd, name, &e.st, e.id, e.link, out)
+	}
 	var st unix.Stat_t
 	if err := statAt(dirfd, name, &st); err != nil {
 		return nil, err

@@ -1,7 +1,8 @@
 package fs
 
 // Code below counts FUSE operations for mountd status and the
-// benchmarks; each method only counts and passes the request on.
+// benchmarks, and marks the requests that change the private tree (see
+// prefetch.go); each method only does that and passes the request on.
 
 import (
 	"sync/atomic"
@@ -74,6 +75,7 @@ func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.At
 
 func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
 	r.ops.add(opSetAttr)
+	defer r.changing()()
 	return r.RawFileSystem.SetAttr(cancel, in, out)
 }
 
@@ -84,41 +86,49 @@ func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.
 
 func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
 	r.ops.add(opWrite)
+	defer r.changing()()
 	return r.RawFileSystem.Write(cancel, in, data)
 }
 
 func (r *rawFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
 	r.ops.add(opMkdir)
+	defer r.changing()()
 	return r.RawFileSystem.Mkdir(cancel, in, name, out)
 }
 
 func (r *rawFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
 	r.ops.add(opMknod)
+	defer r.changing()()
 	return r.RawFileSystem.Mknod(cancel, in, name, out)
 }
 
 func (r *rawFS) Unlink(cancel <-chan struct{}, header *fuse.InHeader, name string) fuse.Status {
 	r.ops.add(opUnlink)
+	defer r.changing()()
 	return r.RawFileSystem.Unlink(cancel, header, name)
 }
 
 func (r *rawFS) Rmdir(cancel <-chan struct{}, header *fuse.InHeader, name string) fuse.Status {
 	r.ops.add(opRmdir)
+	defer r.changing()()
 	return r.RawFileSystem.Rmdir(cancel, header, name)
 }
 
 func (r *rawFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName string, newName string) fuse.Status {
 	r.ops.add(opRename)
+	defer r.changing()()
 	return r.RawFileSystem.Rename(cancel, in, oldName, newName)
 }
 
 func (r *rawFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
 	r.ops.add(opLink)
+	defer r.changing()()
 	return r.RawFileSystem.Link(cancel, in, name, out)
 }
 
 func (r *rawFS) Symlink(cancel <-chan struct{}, header *fuse.InHeader, target string, name string, out *fuse.EntryOut) fuse.Status {
 	r.ops.add(opSymlink)
+	defer r.changing()()
 	return r.RawFileSystem.Symlink(cancel, header, target, name, out)
 }
 
@@ -139,11 +149,13 @@ func (r *rawFS) ListXAttr(cancel <-chan struct{}, header *fuse.InHeader, dest []
 
 func (r *rawFS) SetXAttr(cancel <-chan struct{}, in *fuse.SetXAttrIn, attr string, data []byte) fuse.Status {
 	r.ops.add(opSetXAttr)
+	defer r.changing()()
 	return r.RawFileSystem.SetXAttr(cancel, in, attr, data)
 }
 
 func (r *rawFS) RemoveXAttr(cancel <-chan struct{}, header *fuse.InHeader, attr string) fuse.Status {
 	r.ops.add(opRemoveXAttr)
+	defer r.changing()()
 	return r.RawFileSystem.RemoveXAttr(cancel, header, attr)
 }
 
@@ -154,10 +166,39 @@ func (r *rawFS) Fsync(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
 
 func (r *rawFS) Fallocate(cancel <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
 	r.ops.add(opFallocate)
+	defer r.changing()()
 	return r.RawFileSystem.Fallocate(cancel, in)
 }
 
 func (r *rawFS) StatFs(cancel <-chan struct{}, header *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
 	r.ops.add(opStatFs)
 	return r.RawFileSystem.StatFs(cancel, header, out)
+}
+
+// changing moves the prefetch epoch before a request that changes the
+// private tree; the function it returns moves it again after.
+func (r *rawFS) changing() func() {
+	r.t.pre.changed()
+	return r.t.pre.changed
+}
+
+func (r *rawFS) Tmpfile(cancel <-chan struct{}, in *fuse.CreateIn, out *fuse.CreateOut) fuse.Status {
+	defer r.changing()()
+	return r.RawFileSystem.Tmpfile(cancel, in, out)
+}
+
+func (r *rawFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) (uint32, fuse.Status) {
+	r.ops.add(opWrite)
+	defer r.changing()()
+	return r.RawFileSystem.Writev(cancel, in, data)
+}
+
+func (r *rawFS) CopyFileRange(cancel <-chan struct{}, in *fuse.CopyFileRangeIn) (uint32, fuse.Status) {
+	defer r.changing()()
+	return r.RawFileSystem.CopyFileRange(cancel, in)
+}
+
+func (r *rawFS) Ioctl(cancel <-chan struct{}, in *fuse.IoctlIn, inbuf []byte, out *fuse.IoctlOut, outbuf []byte) fuse.Status {
+	defer r.changing()()
+	return r.RawFileSystem.Ioctl(cancel, in, inbuf, out, outbuf)
 }

@@ -29,11 +29,14 @@ func (o op) String() string {
 var randNames = []string{"l1", "l2", "d/l3", "u1", "x", "y", "d/x", "d/y", "e", "e/z"}
 
 func randomOp(r *rand.Rand) op {
-	kinds := []string{"create", "append", "write", "truncate", "read", "mkdir", "rmdir", "unlink", "rename", "link", "symlink", "chmod", "stat", "readdir"}
+	kinds := []string{"create", "append", "write", "truncate", "read", "mkdir", "rmdir", "unlink", "rename", "link", "symlink", "chmod", "stat", "readdir", "forget"}
 	o := op{kind: kinds[r.IntN(len(kinds))], a: randNames[r.IntN(len(randNames))], b: randNames[r.IntN(len(randNames))]}
 	o.data = strings.Repeat(string(rune('a'+r.IntN(26))), 1+r.IntN(20))
 	o.mode = os.FileMode([]int{0o600, 0o644, 0o755, 0o4755, 0o700}[r.IntN(5)])
 	o.size = int64(r.IntN(30))
+	if o.kind == "readdir" && r.IntN(2) == 0 {
+		o.a = "." // the root: its listing starts readahead of d and e
+	}
 	return o
 }
 
@@ -92,6 +95,10 @@ func apply(root string, o op) string {
 		var st syscall.Stat_t
 		err := syscall.Lstat(a, &st)
 		return res(fmt.Sprintf("mode %o size %d nlink %d", st.Mode, st.Size, st.Nlink), err)
+	case "forget":
+		// The kernel forgets what it cached, so what comes next is asked
+		// of the daemon again (and may be answered by readahead).
+		return res("", os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0))
 	case "readdir":
 		es, err := os.ReadDir(a)
 		var names []string

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // rawFS is a thin layer over go-fuse's bridge at the protocol level.
@@ -156,6 +157,9 @@ func (r *rawFS) Forget(nodeID, nlookup uint64) {
 // the log when it refuses passthrough.
 func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
 	r.ops.add(opOpen)
+	if in.Flags&(unix.O_WRONLY|unix.O_RDWR|unix.O_TRUNC) != 0 {
+		defer r.changing()() // a link opened to write is copied up
+	}
 	st := r.RawFileSystem.Open(cancel, in, out)
 	if st == fuse.OK {
 		r.countOpen(out)
@@ -165,6 +169,7 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 
 func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
 	r.ops.add(opCreate)
+	defer r.changing()()
 	st := r.RawFileSystem.Create(cancel, in, name, out)
 	if st == fuse.OK {
 		r.countOpen(&out.OpenOut)

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -11,10 +12,10 @@ import (
 // and waits for each READDIRPLUS; on a cold cache the daemon would then
 // do its backing I/O one directory at a time too. When a directory is
 // listed, workers warm its subdirectories meanwhile: their listings,
-// their entries' inodes and link targets. It only warms caches (the
-// kernel's, and the resolved-link cache), so nothing it finds can be
-// stale, and it costs nothing on a warm tree, where the kernel lists
-// nothing.
+// their entries' inodes and link targets. What it reads of each entry
+// waits for the lookup in the prefetch cache, which drops it if the tree
+// changed meanwhile (prefetch.go). It costs nothing on a warm tree, where
+// the kernel lists nothing.
 
 const (
 	readaheadDepth   = 1 // levels below a listed directory; more measured no faster
@@ -70,6 +71,13 @@ func (t *tree) readaheadWorker() {
 		if err != nil {
 			continue
 		}
+		// The epoch is read before anything of the directory is.
+		epoch := t.pre.epoch.Load()
+		var dst unix.Stat_t
+		if statAt(fd, "", &dst) != nil {
+			closeFD(fd)
+			continue
+		}
 		entries = entries[:0]
 		for {
 			n, err := unix.Getdents(fd, buf)
@@ -78,15 +86,8 @@ func (t *tree) readaheadWorker() {
 			}
 			entries = parseDirents(buf[:n], entries)
 		}
-		for _, e := range entries {
-			if e.Name == "." || e.Name == ".." {
-				continue
-			}
-			var st unix.Stat_t
-			if statAt(fd, e.Name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
-				t.identify(fd, e.Name, &st)
-			}
-		}
+		t.pre.putListing(dst.Ino, slices.Clone(entries), epoch)
+		t.prefetchEntries(fd, dst.Ino, entries)
 		if job.depth > 0 {
 			t.enqueueSubdirs(fd, entries, job.depth-1)
 		}

@@ -10,9 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// dirHandle is a directory listing. The whole directory is read at open:
-// the kernel caches listings (FOPEN_CACHE_DIR), so each is read about
-// once. Opening one starts readahead of its subdirectories.
+// dirHandle is a directory listing. The whole directory is read at open
+// (or taken from readahead, which read it moments before): the kernel
+// caches listings (FOPEN_CACHE_DIR), so each is read about once. Opening
+// one starts readahead of its subdirectories.
 type dirHandle struct {
 	d       *dirNode
 	fd      int // the directory, open for reading
@@ -35,6 +36,10 @@ func (d *dirNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileH
 		return nil, 0, d.t.errno(err)
 	}
 	h := &dirHandle{d: d, fd: fd}
+	if h.entries = d.t.pre.takeListing(d.StableAttr().Ino); h.entries != nil {
+		d.t.readaheadSubdirs(fd, h.entries)
+		return h, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+	}
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := retryEINTR(func() (int, error) { return unix.Getdents(fd, buf) })

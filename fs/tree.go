@@ -27,6 +27,7 @@ type tree struct {
 	log         *slog.Logger
 	stats       Stats
 	ra          readahead
+	pre         prefetch
 }
 
 // Stats counts what a mount did; read it with Server.Stats.

@@ -1,0 +1,94 @@
+package fs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond, which readahead workers make true in their own
+// time, for up to five seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// forgetKernelCaches drops the kernel's dentries, inodes and pages,
+// cached directory listings among them.
+func forgetKernelCaches(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPrefetchIsUsedAndNeverStale: readahead keeps what it read of a
+// directory for the lookups that follow; a change through the mount
+// drops it, and a plain file, which passthrough writes change without
+// the daemon, is never kept.
+func TestPrefetchIsUsedAndNeverStale(t *testing.T) {
+	w := newWorld(t, files{"d/l": "lower\n"}, files{"d/f": "plain\n"})
+	defer w.unmount(t)
+	var dst syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(w.priv, "d"), &dst); err != nil {
+		t.Fatal(err)
+	}
+	pre := &w.srv.t.pre
+	listRoot := func() {
+		forgetKernelCaches(t)
+		if _, err := os.ReadDir(w.mnt); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "readahead of d", func() bool { return pre.has(dst.Ino, "l") })
+	}
+
+	listRoot()
+	if pre.has(dst.Ino, "f") {
+		t.Error("a plain file was kept")
+	}
+	// A change through the mount drops what was read before it.
+	if err := os.Chmod(filepath.Join(w.mnt, "d", "l"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if pre.has(dst.Ino, "l") {
+		t.Error("kept after a chmod through the mount")
+	}
+	// Passthrough writes to the plain file; the daemon never sees them.
+	f, err := os.OpenFile(filepath.Join(w.mnt, "d", "f"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Closed before the unmount even if the test fails: the mount is
+	// served by this process.
+	defer f.Close()
+	listRoot()
+	big := strings.Repeat("x", 1<<20)
+	if _, err := f.WriteString(big); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	forgetKernelCaches(t)
+	for name, want := range map[string]struct {
+		mode uint32
+		size int64
+	}{"l": {0o600, 6}, "f": {0o644, int64(len("plain\n") + len(big))}} {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(filepath.Join(w.mnt, "d", name), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode&0o7777 != want.mode || st.Size != want.size {
+			t.Errorf("d/%s: mode %o size %d, want %o %d", name, st.Mode&0o7777, st.Size, want.mode, want.size)
+		}
+	}
+	if pre.has(dst.Ino, "l") {
+		t.Error("the lookup of d/l did not take what readahead kept")
+	}
+}
