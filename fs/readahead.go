@@ -20,7 +20,7 @@ import (
 const (
 	readaheadDepth   = 1 // levels below a listed directory; more measured no faster
 	readaheadWorkers = 8
-	readaheadQueue   = 4096 // jobs beyond this are dropped, not waited for
+	readaheadQueue   = 4096 // jobs beyond this drop the oldest
 )
 
 type readaheadJob struct {
@@ -29,9 +29,15 @@ type readaheadJob struct {
 	depth int // levels still to go below this one
 }
 
+// readahead is a stack, not a queue: a walk goes depth first, so the
+// directories listed last are the ones it enters next, while those of
+// earlier listings wait for it to come back up.
 type readahead struct {
-	once sync.Once
-	jobs chan readaheadJob
+	once    sync.Once
+	mu      sync.Mutex
+	more    *sync.Cond
+	jobs    []readaheadJob
+	stopped bool
 }
 
 func (t *tree) readaheadSubdirs(dirfd int, entries []fuse.DirEntry) {
@@ -40,12 +46,14 @@ func (t *tree) readaheadSubdirs(dirfd int, entries []fuse.DirEntry) {
 
 func (t *tree) enqueueSubdirs(dirfd int, entries []fuse.DirEntry, depth int) {
 	t.ra.once.Do(func() {
-		t.ra.jobs = make(chan readaheadJob, readaheadQueue)
+		t.ra.more = sync.NewCond(&t.ra.mu)
 		for range readaheadWorkers {
 			go t.readaheadWorker()
 		}
 	})
-	for _, e := range entries {
+	// Pushed last to first, so that the first is taken first.
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := &entries[i]
 		if e.Mode != unix.S_IFDIR || e.Name == "." || e.Name == ".." {
 			continue
 		}
@@ -53,19 +61,45 @@ func (t *tree) enqueueSubdirs(dirfd int, entries []fuse.DirEntry, depth int) {
 		if err != nil {
 			return
 		}
-		select {
-		case t.ra.jobs <- readaheadJob{dirfd: fd, name: e.Name, depth: depth}:
-		default:
+		t.ra.mu.Lock()
+		if t.ra.stopped {
+			t.ra.mu.Unlock()
 			closeFD(fd)
 			return
 		}
+		if len(t.ra.jobs) >= readaheadQueue {
+			closeFD(t.ra.jobs[0].dirfd)
+			t.ra.jobs = t.ra.jobs[1:]
+		}
+		t.ra.jobs = append(t.ra.jobs, readaheadJob{dirfd: fd, name: e.Name, depth: depth})
+		t.ra.mu.Unlock()
+		t.ra.more.Signal()
 	}
+}
+
+// next returns the newest job, waiting for one; false once stopped.
+func (ra *readahead) next() (readaheadJob, bool) {
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	for len(ra.jobs) == 0 && !ra.stopped {
+		ra.more.Wait()
+	}
+	if ra.stopped {
+		return readaheadJob{}, false
+	}
+	j := ra.jobs[len(ra.jobs)-1]
+	ra.jobs = ra.jobs[:len(ra.jobs)-1]
+	return j, true
 }
 
 func (t *tree) readaheadWorker() {
 	buf := make([]byte, 32<<10)
 	var entries []fuse.DirEntry
-	for job := range t.ra.jobs {
+	for {
+		job, ok := t.ra.next()
+		if !ok {
+			return
+		}
 		fd, err := openat(job.dirfd, job.name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 		closeFD(job.dirfd)
 		if err != nil {
@@ -97,7 +131,15 @@ func (t *tree) readaheadWorker() {
 
 func (t *tree) stopReadahead() {
 	t.ra.once.Do(func() {})
-	if t.ra.jobs != nil {
-		close(t.ra.jobs)
+	if t.ra.more == nil {
+		return
 	}
+	t.ra.mu.Lock()
+	t.ra.stopped = true
+	for _, j := range t.ra.jobs {
+		closeFD(j.dirfd)
+	}
+	t.ra.jobs = nil
+	t.ra.mu.Unlock()
+	t.ra.more.Broadcast()
 }
