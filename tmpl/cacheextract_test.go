@@ -104,6 +104,8 @@ func TestExtractCacheRoundTrip(t *testing.T) {
 	os.Link(filepath.Join(src, "root", "d01", "sub", "f001"), filepath.Join(src, "root", "hard"))
 	os.Chown(filepath.Join(src, "root", "d02"), 7, 8)
 	os.Chmod(filepath.Join(src, "root", "d02"), 0o750)
+	os.Chmod(filepath.Join(src, "root", "d03"), 0o775|fs.ModeSetgid) // mkdir alone drops set-id bits
+	os.Chmod(filepath.Join(src, "root", "d04"), 0o555)               // no write bit: its files are made anyway
 	filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		ts := []unix.Timespec{unix.NsecToTimespec(mtime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
 		return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)

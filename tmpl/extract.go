@@ -123,6 +123,7 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 	type dirMeta struct {
 		e      Entry
 		xattrs map[string]string
+		made   bool // created here with its final mode and owner: only times are left
 	}
 	var dirsDone []dirMeta
 	for {
@@ -135,7 +136,7 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 			}
 			err := parallelDo(len(dirsDone), pol.parallel, func(i int) error {
 				dm := &dirsDone[i]
-				if err := setDirMeta(dstfd, &dm.e, dm.xattrs); err != nil {
+				if err := setDirMeta(dstfd, &dm.e, dm.xattrs, !dm.made); err != nil {
 					return fmt.Errorf("extract %s: %w", dm.e.Path, err)
 				}
 				return nil
@@ -219,11 +220,20 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 			if err != nil {
 				return entries, fmt.Errorf("extract %s: %w", p, err)
 			}
-			if err := unix.Mkdirat(dirfd, name, 0o700); err != nil && err != unix.EEXIST {
+			// Directories are made private until their metadata is set,
+			// except in a private area being staged, which nobody else
+			// can reach: there a root-owned one is made as it will stay
+			// (mkdir drops set-id bits; those get a chmod).
+			mode, final := uint32(0o700), false
+			if pol.parallel && e.UID == 0 && e.GID == 0 && e.Mode&(unix.S_ISUID|unix.S_ISGID) == 0 {
+				mode, final = e.Mode, true
+			}
+			err = unix.Mkdirat(dirfd, name, mode)
+			if err != nil && err != unix.EEXIST {
 				return entries, fmt.Errorf("extract %s: %w", p, err)
 			}
 			if _, dup := seen[p]; !dup {
-				dirsDone = append(dirsDone, dirMeta{e, xattrs})
+				dirsDone = append(dirsDone, dirMeta{e, xattrs, final && err == nil})
 			}
 		} else if pool != nil && e.Type == 'f' && e.Size == 0 {
 			// The parent is looked up here, in order: workers only create.
@@ -377,13 +387,17 @@ func writeEntry(dirs *dirFDs, e *Entry, r io.Reader, buf []byte, xattrs map[stri
 
 // setDirMeta gives an extracted directory its metadata; the path is
 // opened beneath the root with no symlink on the way.
-func setDirMeta(root int, e *Entry, xattrs map[string]string) error {
-	fd, err := openBeneath(root, e.Path, unix.O_RDONLY|unix.O_DIRECTORY)
+func setDirMeta(root int, e *Entry, xattrs map[string]string, ownerMode bool) error {
+	flags := unix.O_RDONLY | unix.O_DIRECTORY
+	if !ownerMode && len(xattrs) == 0 {
+		flags = unix.O_PATH | unix.O_DIRECTORY // enough for utimensat
+	}
+	fd, err := openBeneath(root, e.Path, flags)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnsafeArchive, err)
 	}
 	defer unix.Close(fd)
-	return setMeta(fd, e, xattrs, true)
+	return setMeta(fd, e, xattrs, ownerMode)
 }
 
 // setMeta sets owner and mode (when asked), attributes and times on fd.
