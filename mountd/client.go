@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -80,7 +81,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("mountd at %s: %w", c.Socket, err)
+		return c.transportError(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -98,6 +99,25 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return json.Unmarshal(data, out)
 	}
 	return nil
+}
+
+// ErrDaemonGone is a request the daemon did not answer: it was not
+// running, or it stopped or crashed while the request was on its way.
+var ErrDaemonGone = errors.New("mountd did not answer")
+
+// transportError says what a failed exchange with the daemon means for
+// the user: a daemon that went away between the check that it runs and
+// the request shows as a reset connection, which alone says nothing.
+func (c *Client) transportError(err error) error {
+	switch {
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: the daemon at %s closed the connection without answering, so it stopped or crashed meanwhile "+
+			"(its log is mountd.log beside the socket); run the command again, which starts a new one (%v)", ErrDaemonGone, c.Socket, err)
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
+		return fmt.Errorf("%w: no daemon listens on %s; run the command again, which starts one (%v)", ErrDaemonGone, c.Socket, err)
+	}
+	return fmt.Errorf("mountd at %s: %w", c.Socket, err)
 }
 
 // Status returns the daemon's status.
