@@ -3,6 +3,7 @@ package fs
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -18,24 +19,35 @@ import (
 // read: every request that changes the private tree, and every
 // invalidation of changes made behind the mount, moves the epoch before
 // and after its work, and a result read under another epoch is dropped.
-// Plain regular files are never kept (see prefetchEntries): writes to them go from the kernel
-// to the backing file (passthrough) without the daemon seeing them.
-// Link entries, directories, symlinks and devices change only through
-// the daemon.
+// Plain regular files are never kept (see prefetchEntries): writes to
+// them go from the kernel to the backing file (passthrough) without the
+// daemon seeing them. Link entries, directories, symlinks and devices
+// change only through the daemon.
+//
+// What nobody takes within prefetchTTL (readahead of directories the
+// kernel never lists) is dropped: an idle mount holds nothing.
 type prefetch struct {
 	epoch    atomic.Uint64
 	mu       sync.Mutex
 	m        map[prefetchKey]*prefetched
 	listings map[uint64]prefetchedListing // by directory inode
+	listed   int                          // entries in listings
+	sweeping bool                         // a sweep is scheduled
 }
 
 type prefetchedListing struct {
 	entries []fuse.DirEntry
 	epoch   uint64
+	at      time.Time
 }
 
-// maxListings bounds the directory listings kept for an OPENDIR.
-const maxListings = 1024
+const (
+	// maxPrefetched bounds the results waiting for a lookup (about 200
+	// bytes each), maxListed the entries of kept listings (about 40).
+	maxPrefetched = 16384
+	maxListed     = 65536
+	prefetchTTL   = 2 * time.Second
+)
 
 type prefetchKey struct {
 	dir  uint64 // the directory's private inode
@@ -47,11 +59,8 @@ type prefetched struct {
 	id    fusefs.StableAttr
 	link  *linkTarget
 	epoch uint64
+	at    time.Time
 }
-
-// maxPrefetched bounds the results waiting for a lookup (about 200 bytes
-// each): readahead of directories nobody lists must not grow a mount.
-const maxPrefetched = 16384
 
 // changed marks the private tree as changing: results read before now
 // are not used.
@@ -63,8 +72,39 @@ func (p *prefetch) changed() {
 	}
 	if len(p.listings) > 0 {
 		clear(p.listings)
+		p.listed = 0
 	}
 	p.mu.Unlock()
+}
+
+// sweepLater schedules a sweep if none is; p.mu is held.
+func (p *prefetch) sweepLater() {
+	if !p.sweeping {
+		p.sweeping = true
+		time.AfterFunc(prefetchTTL, p.sweep)
+	}
+}
+
+// sweep drops what has waited longer than prefetchTTL.
+func (p *prefetch) sweep() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := time.Now().Add(-prefetchTTL)
+	for k, e := range p.m {
+		if e.at.Before(old) {
+			delete(p.m, k)
+		}
+	}
+	for k, l := range p.listings {
+		if l.at.Before(old) {
+			p.listed -= len(l.entries)
+			delete(p.listings, k)
+		}
+	}
+	p.sweeping = false
+	if len(p.m) > 0 || len(p.listings) > 0 {
+		p.sweepLater()
+	}
 }
 
 func (p *prefetch) put(dir uint64, name string, e *prefetched) {
@@ -77,7 +117,9 @@ func (p *prefetch) put(dir uint64, name string, e *prefetched) {
 		p.m = make(map[prefetchKey]*prefetched)
 	}
 	if len(p.m) < maxPrefetched {
+		e.at = time.Now()
 		p.m[prefetchKey{dir, name}] = e
+		p.sweepLater()
 	}
 }
 
@@ -108,8 +150,10 @@ func (p *prefetch) putListing(dir uint64, entries []fuse.DirEntry, epoch uint64)
 	if p.listings == nil {
 		p.listings = make(map[uint64]prefetchedListing)
 	}
-	if len(p.listings) < maxListings {
-		p.listings[dir] = prefetchedListing{entries, epoch}
+	if _, ok := p.listings[dir]; !ok && p.listed+len(entries) <= maxListed {
+		p.listings[dir] = prefetchedListing{entries, epoch, time.Now()}
+		p.listed += len(entries)
+		p.sweepLater()
 	}
 }
 
@@ -123,6 +167,7 @@ func (p *prefetch) takeListing(dir uint64) []fuse.DirEntry {
 		return nil
 	}
 	delete(p.listings, dir)
+	p.listed -= len(l.entries)
 	if l.epoch != p.epoch.Load() {
 		return nil
 	}

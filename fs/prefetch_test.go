@@ -92,3 +92,25 @@ func TestPrefetchIsUsedAndNeverStale(t *testing.T) {
 		t.Error("the lookup of d/l did not take what readahead kept")
 	}
 }
+
+// TestPrefetchDropsWhatNobodyTakes: readahead of a directory the kernel
+// never lists leaves nothing behind in an idle mount.
+func TestPrefetchDropsWhatNobodyTakes(t *testing.T) {
+	w := newWorld(t, files{"d/l": "lower\n", "d/e/l": "lower\n"}, nil)
+	defer w.unmount(t)
+	var dst syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(w.priv, "d"), &dst); err != nil {
+		t.Fatal(err)
+	}
+	pre := &w.srv.t.pre
+	forgetKernelCaches(t)
+	if _, err := os.ReadDir(w.mnt); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "readahead of d", func() bool { return pre.has(dst.Ino, "l") })
+	waitFor(t, "the kept results to be dropped", func() bool {
+		pre.mu.Lock()
+		defer pre.mu.Unlock()
+		return len(pre.m) == 0 && len(pre.listings) == 0 && pre.listed == 0
+	})
+}
