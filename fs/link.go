@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ezfs/ezfs/internal/xattrat"
 	"golang.org/x/sys/unix"
 )
 
@@ -58,7 +59,7 @@ func readLinkValue(dirfd int, name string) (value string, ok bool, err error) {
 	defer linkBufs.Put(bp)
 	buf := *bp
 	for {
-		n, err := lgetxattrAt(dirfd, name, LinkAttr, buf)
+		n, err := xattrat.Get(dirfd, name, LinkAttr, buf)
 		switch {
 		case err == unix.ENODATA:
 			return "", false, nil

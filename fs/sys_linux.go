@@ -1,10 +1,7 @@
 package fs
 
 import (
-	"runtime"
 	"strconv"
-	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -68,56 +65,5 @@ func procPath(dirfd int, name string) string {
 func closeFD(fd int) {
 	if fd >= 0 {
 		unix.Close(fd)
-	}
-}
-
-// xattrArgs is struct xattr_args of getxattrat(2).
-type xattrArgs struct {
-	value uint64
-	size  uint32
-	flags uint32
-}
-
-// noGetxattrat is set once the kernel (older than 6.13) lacks getxattrat.
-var noGetxattrat atomic.Bool
-
-// lgetxattrAt reads attribute attr of (dirfd, name) without following a
-// symlink. getxattrat saves the walk through /proc that the path-based
-// call needs, which is most of the cost of a cold lookup.
-func lgetxattrAt(dirfd int, name, attr string, dest []byte) (int, error) {
-	if !noGetxattrat.Load() {
-		n, err := getxattrat(dirfd, name, attr, dest)
-		if err != unix.ENOSYS {
-			return n, err
-		}
-		noGetxattrat.Store(true)
-	}
-	return retryEINTR(func() (int, error) { return unix.Lgetxattr(procPath(dirfd, name), attr, dest) })
-}
-
-func getxattrat(dirfd int, name, attr string, dest []byte) (int, error) {
-	p, err := unix.BytePtrFromString(name)
-	if err != nil {
-		return 0, err
-	}
-	a, err := unix.BytePtrFromString(attr)
-	if err != nil {
-		return 0, err
-	}
-	args := xattrArgs{size: uint32(len(dest))}
-	if len(dest) > 0 {
-		args.value = uint64(uintptr(unsafe.Pointer(&dest[0])))
-	}
-	for {
-		r, _, e := unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(dirfd), uintptr(unsafe.Pointer(p)),
-			unix.AT_SYMLINK_NOFOLLOW, uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
-		runtime.KeepAlive(dest)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, e
-		}
-		return int(r), nil
 	}
 }

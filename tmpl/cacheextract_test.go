@@ -10,6 +10,7 @@ import (
 
 	ezfs "github.com/ezfs/ezfs/fs"
 	"github.com/ezfs/ezfs/internal/testenv"
+	"github.com/ezfs/ezfs/internal/xattrat"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 )
@@ -123,8 +124,8 @@ func TestExtractCacheRoundTrip(t *testing.T) {
 
 	for _, proc := range []bool{false, true} {
 		t.Run(fmt.Sprintf("proc=%v", proc), func(t *testing.T) {
-			noSetxattrat.Store(proc)
-			t.Cleanup(func() { noSetxattrat.Store(false) })
+			xattrat.UseProc(proc)
+			t.Cleanup(func() { xattrat.UseProc(false) })
 			dst := filepath.Join(t.TempDir(), "ct")
 			os.Mkdir(dst, 0o700)
 			if err := ExtractCache(tarball, dst); err != nil {

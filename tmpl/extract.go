@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/internal/xattrat"
 	"golang.org/x/sys/unix"
 )
 
@@ -598,7 +599,7 @@ func createEmpty(dirfd int, name string, e *Entry, xattrs map[string]string) err
 		}
 	}
 	for k, v := range xattrs {
-		if err := lsetxattrAt(dirfd, name, k, []byte(v)); err != nil {
+		if err := xattrat.Set(dirfd, name, k, []byte(v)); err != nil {
 			return fmt.Errorf("set %s: %w", k, err)
 		}
 	}
