@@ -27,7 +27,8 @@ var (
 
 // fdBox holds a directory's fd so that it can be closed exactly once,
 // by OnForget or, for a node go-fuse dropped in favour of a racing twin,
-// by a cleanup when the node is collected.
+// by a cleanup when the node is collected; dirFD opens it again for a
+// node revived after OnForget.
 type fdBox struct{ fd atomic.Int64 }
 
 func newFDBox(fd int) *fdBox {
@@ -40,26 +41,59 @@ func (b *fdBox) get() int { return int(b.fd.Load()) }
 
 func (b *fdBox) close() { closeFD(int(b.fd.Swap(-1))) }
 
+// dirFD returns the fd of the directory node in, kept in box. go-fuse
+// calls OnForget, which closes it, when the kernel forgets the node; a
+// LOOKUP racing with that FORGET can still hand the same node back to the
+// kernel (go-fuse leaves preventing that to the file system). Such a
+// node opens its directory again through its parent, and only if it is
+// still the same inode: otherwise ESTALE, and the kernel looks the name
+// up afresh.
+func dirFD(in *fusefs.Inode, box *fdBox) (int, error) {
+	if fd := box.get(); fd >= 0 {
+		return fd, nil
+	}
+	name, parent := in.Parent()
+	if parent == nil {
+		return -1, syscall.ESTALE
+	}
+	pd, ok := parent.Operations().(*dirNode)
+	if !ok {
+		return -1, syscall.ESTALE
+	}
+	pfd, err := dirFD(parent, pd.self)
+	if err != nil {
+		return -1, err
+	}
+	fd, err := openat(pfd, name, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return -1, syscall.ESTALE
+	}
+	var st unix.Stat_t
+	if statAt(fd, "", &st) != nil || st.Ino != in.StableAttr().Ino {
+		closeFD(fd)
+		return -1, syscall.ESTALE
+	}
+	if !box.fd.CompareAndSwap(-1, int64(fd)) {
+		closeFD(fd) // another request opened it first
+		return dirFD(in, box)
+	}
+	return fd, nil
+}
+
 // loc returns where the node's private file is: (dirfd, name), or
 // (own fd, "") for a directory. A file that has been unlinked has no
 // location; only its open handles still reach it.
 func (n *node) loc() (int, string, error) {
 	if n.self != nil {
-		fd := n.self.get()
-		if fd < 0 {
-			return -1, "", syscall.ESTALE
-		}
-		return fd, "", nil
+		fd, err := dirFD(&n.Inode, n.self)
+		return fd, "", err
 	}
 	name, parent := n.Parent()
 	if parent == nil {
 		return -1, "", syscall.ENOENT
 	}
-	fd := parent.Operations().(*dirNode).self.get()
-	if fd < 0 {
-		return -1, "", syscall.ESTALE
-	}
-	return fd, name, nil
+	fd, err := dirFD(parent, parent.Operations().(*dirNode).self)
+	return fd, name, err
 }
 
 // target is loc, preferring an open handle: it still reaches a file that

@@ -43,7 +43,8 @@ func checkName(name string) syscall.Errno {
 	return 0
 }
 
-func (d *dirNode) fd() int { return d.self.get() }
+// dirfd returns the directory's fd (see dirFD).
+func (d *dirNode) dirfd() (int, error) { return dirFD(d.EmbeddedInode(), d.self) }
 
 func (d *dirNode) OnForget() { d.self.close() }
 
@@ -51,7 +52,11 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if errno := checkName(name); errno != 0 {
 		return nil, errno
 	}
-	child, err := d.t.lookupChild(ctx, d.EmbeddedInode(), d.fd(), name, out)
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return nil, d.t.errno(err)
+	}
+	child, err := d.t.lookupChild(ctx, d.EmbeddedInode(), dirfd, name, out)
 	return child, d.t.errno(err)
 }
 
@@ -59,7 +64,10 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	if errno := checkName(name); errno != 0 {
 		return nil, errno
 	}
-	dirfd := d.fd()
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return nil, d.t.errno(err)
+	}
 	if err := retryEINTR0(func() error { return unix.Mkdirat(dirfd, name, mode) }); err != nil {
 		return nil, d.t.errno(err)
 	}
@@ -70,7 +78,10 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out 
 	if errno := checkName(name); errno != 0 {
 		return nil, errno
 	}
-	dirfd := d.fd()
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return nil, d.t.errno(err)
+	}
 	if err := retryEINTR0(func() error { return unix.Mknodat(dirfd, name, mode, int(dev)) }); err != nil {
 		return nil, d.t.errno(err)
 	}
@@ -81,7 +92,10 @@ func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 	if errno := checkName(name); errno != 0 {
 		return nil, errno
 	}
-	dirfd := d.fd()
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return nil, d.t.errno(err)
+	}
 	if err := retryEINTR0(func() error { return unix.Symlinkat(target, dirfd, name) }); err != nil {
 		return nil, d.t.errno(err)
 	}
@@ -91,7 +105,11 @@ func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 // finishCreate gives a new object its caller as owner and returns its
 // node; on failure undo removes the object again.
 func (d *dirNode) finishCreate(ctx context.Context, name string, mode uint32, out *fuse.EntryOut, undo func()) (*fusefs.Inode, syscall.Errno) {
-	dirfd := d.fd()
+	dirfd, err := d.dirfd()
+	if err != nil {
+		undo()
+		return nil, d.t.errno(err)
+	}
 	uid, gid, err := d.owner(ctx)
 	if err == nil {
 		err = chownAt(dirfd, name, uid, gid)
@@ -119,8 +137,12 @@ func (d *dirNode) owner(ctx context.Context) (uid, gid int, err error) {
 		return -1, -1, nil
 	}
 	uid, gid = int(caller.Uid), int(caller.Gid)
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return -1, -1, err
+	}
 	var st unix.Stat_t
-	if err := statAt(d.fd(), "", &st); err != nil {
+	if err := statAt(dirfd, "", &st); err != nil {
 		return -1, -1, err
 	}
 	if st.Mode&unix.S_ISGID != 0 {
@@ -137,7 +159,10 @@ func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 	if errno := checkName(name); errno != 0 {
 		return nil, nil, 0, errno
 	}
-	dirfd := d.fd()
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return nil, nil, 0, d.t.errno(err)
+	}
 	fd, err := openat(dirfd, name, int(flags)&openFlagsMask|unix.O_CREAT|unix.O_EXCL, mode)
 	if err != nil {
 		return nil, nil, 0, d.t.errno(err)
@@ -151,7 +176,11 @@ func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 
 // Tmpfile makes an O_TMPFILE file: a node with no name until linkat.
 func (d *dirNode) Tmpfile(ctx context.Context, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
-	fd, err := openat(d.fd(), ".", int(flags)&openFlagsMask|unix.O_TMPFILE, mode)
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return nil, nil, 0, d.t.errno(err)
+	}
+	fd, err := openat(dirfd, ".", int(flags)&openFlagsMask|unix.O_TMPFILE, mode)
 	if err != nil {
 		return nil, nil, 0, d.t.errno(err)
 	}
@@ -191,8 +220,11 @@ func (d *dirNode) Link(ctx context.Context, target fusefs.InodeEmbedder, name st
 	if !ok {
 		return nil, syscall.EXDEV
 	}
-	dirfd := d.fd()
-	err := tb.base().linkTo(dirfd, name)
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return nil, d.t.errno(err)
+	}
+	err = tb.base().linkTo(dirfd, name)
 	if err != nil {
 		return nil, d.t.errno(err)
 	}
@@ -201,11 +233,19 @@ func (d *dirNode) Link(ctx context.Context, target fusefs.InodeEmbedder, name st
 }
 
 func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
-	return d.t.errno(retryEINTR0(func() error { return unix.Unlinkat(d.fd(), name, 0) }))
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return d.t.errno(err)
+	}
+	return d.t.errno(retryEINTR0(func() error { return unix.Unlinkat(dirfd, name, 0) }))
 }
 
 func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
-	return d.t.errno(retryEINTR0(func() error { return unix.Unlinkat(d.fd(), name, unix.AT_REMOVEDIR) }))
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return d.t.errno(err)
+	}
+	return d.t.errno(retryEINTR0(func() error { return unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR) }))
 }
 
 func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
@@ -216,14 +256,26 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.Inod
 	if !ok {
 		return syscall.EXDEV
 	}
+	olddir, err := d.dirfd()
+	if err != nil {
+		return d.t.errno(err)
+	}
+	newdir, err := np.dirfd()
+	if err != nil {
+		return d.t.errno(err)
+	}
 	return d.t.errno(retryEINTR0(func() error {
-		return unix.Renameat2(d.fd(), name, np.fd(), newName, uint(flags))
+		return unix.Renameat2(olddir, name, newdir, newName, uint(flags))
 	}))
 }
 
 func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return d.t.errno(err)
+	}
 	var s unix.Statfs_t
-	if err := retryEINTR0(func() error { return unix.Fstatfs(d.fd(), &s) }); err != nil {
+	if err := retryEINTR0(func() error { return unix.Fstatfs(dirfd, &s) }); err != nil {
 		return d.t.errno(err)
 	}
 	out.Blocks, out.Bfree, out.Bavail = s.Blocks, s.Bfree, s.Bavail
@@ -234,7 +286,11 @@ func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno
 }
 
 func (d *dirNode) Fsync(ctx context.Context, f fusefs.FileHandle, flags uint32) syscall.Errno {
-	fd, err := openat(d.fd(), ".", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return d.t.errno(err)
+	}
+	fd, err := openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return d.t.errno(err)
 	}

@@ -31,7 +31,11 @@ var (
 )
 
 func (d *dirNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
-	fd, err := openat(d.fd(), ".", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	dirfd, err := d.dirfd()
+	if err != nil {
+		return nil, 0, d.t.errno(err)
+	}
+	fd, err := openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return nil, 0, d.t.errno(err)
 	}
@@ -79,7 +83,11 @@ func (h *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if errno := checkName(name); errno != 0 {
 		return nil, errno
 	}
-	child, err := h.d.t.lookupChild(ctx, h.d.EmbeddedInode(), h.d.fd(), name, out)
+	dirfd, err := h.d.dirfd()
+	if err != nil {
+		return nil, h.d.t.errno(err)
+	}
+	child, err := h.d.t.lookupChild(ctx, h.d.EmbeddedInode(), dirfd, name, out)
 	return child, h.d.t.errno(err)
 }
 
