@@ -234,6 +234,13 @@ func (a *Area) layout(root string, pkgs []*Installed, rep Reporter, db packageDB
 // commitCache writes the tarball of the staging private area beside its
 // place, then renames it in; an older cache becomes .tar.gz-old.
 func (a *Area) commitCache(priv, final string) (int64, error) {
+	// The package files this run unpacked into the area go to disk
+	// before a cache that links to them can: after a power cut a cache
+	// never points at files that were lost. It also leaves the creates
+	// that follow no one else's data to write out (see ExtractCache).
+	if err := syncFS(priv); err != nil {
+		return 0, fmt.Errorf("sync the template area: %w", err)
+	}
 	tmp := final + fmt.Sprintf(".new-%d", os.Getpid())
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {

@@ -79,21 +79,49 @@ func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*Package) ([
 			return nil, nil, err
 		}
 	}
-	var created []string
+	// Every package is unpacked beside its place, the filesystem synced
+	// once, and then each renamed in: a package directory in place is
+	// whole and on disk, and one sync costs less than a sync per file.
+	var staged []string
+	defer func() {
+		for _, tmp := range staged {
+			os.RemoveAll(tmp) // what was not renamed in
+		}
+	}()
 	bar := j.rep.Bar("unpacking", int64(len(missing)), false)
 	for _, p := range missing {
-		dir, err := j.unpack(m, p)
+		tmp, err := j.unpack(m, p)
 		if err != nil {
 			bar.Done()
-			for _, d := range created {
-				os.RemoveAll(d)
-			}
 			return nil, nil, err
 		}
-		created = append(created, dir)
+		staged = append(staged, tmp)
 		bar.Add(1)
 	}
 	bar.Done()
+	var created []string
+	if len(staged) > 0 {
+		if err := syncFS(j.archDir); err != nil {
+			return nil, nil, fmt.Errorf("sync the template area: %w", err)
+		}
+	}
+	for i, p := range missing {
+		final := filepath.Join(j.archDir, p.Key())
+		if err := os.Rename(staged[i], final); err != nil {
+			for _, d := range created {
+				os.RemoveAll(d)
+			}
+			if errors.Is(err, os.ErrExist) || errors.Is(err, unix.ENOTEMPTY) {
+				return nil, nil, fmt.Errorf("package directory %s exists already; installed package files are never changed in place", final)
+			}
+			return nil, nil, err
+		}
+		staged[i] = ""
+		created = append(created, final)
+	}
+	if len(created) > 0 {
+		syncDir(j.archDir)
+	}
 	out := make([]*Installed, 0, len(pkgs))
 	for _, p := range pkgs {
 		ip, err := LoadInstalled(filepath.Join(j.archDir, p.Key()))
@@ -157,8 +185,9 @@ func (j *job) download(ctx context.Context, pkgs []*Package) error {
 	return firstErr
 }
 
-// unpack installs one downloaded package: unpacked beside its place,
-// checked, given its manifest, then renamed into place.
+// unpack unpacks one downloaded package beside its place, checks it and
+// gives it its manifest; it returns the directory, which the caller
+// renames into place.
 func (j *job) unpack(m Manager, p *Package) (string, error) {
 	final := filepath.Join(j.archDir, p.Key())
 	tmp := tempName(final, "new")
@@ -196,20 +225,15 @@ func (j *job) unpack(m Manager, p *Package) (string, error) {
 	if err := WriteManifest(&mbuf, entries); err != nil {
 		return "", err
 	}
-	if err := writeFileSync(filepath.Join(tmp, controlFile), cbuf.Bytes()); err != nil {
+	// The caller syncs the filesystem before renaming tmp into place.
+	if err := os.WriteFile(filepath.Join(tmp, controlFile), cbuf.Bytes(), 0o644); err != nil {
 		return "", err
 	}
-	if err := writeFileSync(filepath.Join(tmp, manifestFile), mbuf.Bytes()); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		if errors.Is(err, os.ErrExist) || errors.Is(err, unix.ENOTEMPTY) {
-			return "", fmt.Errorf("package directory %s exists already; installed package files are never changed in place", final)
-		}
+	if err := os.WriteFile(filepath.Join(tmp, manifestFile), mbuf.Bytes(), 0o644); err != nil {
 		return "", err
 	}
 	ok = true
-	return final, nil
+	return tmp, nil
 }
 
 func writeFileSync(p string, data []byte) error {

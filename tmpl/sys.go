@@ -37,3 +37,14 @@ func mknodat(dirfd int, name string, mode uint32) error {
 		}
 	}
 }
+
+// syncFS writes out everything of the filesystem holding path: data,
+// metadata and the journal.
+func syncFS(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Syncfs(fd)
+}
