@@ -1,6 +1,10 @@
 package tmpl
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -101,6 +105,12 @@ func TestExtractCacheRoundTrip(t *testing.T) {
 	os.Chmod(special, 0o4755) // set-id bits survive the chown that comes first
 	os.MkdirAll(filepath.Join(src, "templates"), 0o755)
 	os.WriteFile(filepath.Join(src, "templates", "vzpackages"), []byte("bash 5.2 amd64 debian-12-x86_64\n"), 0o644)
+	// Larger than what is read ahead into memory: read in place.
+	big := make([]byte, 3*aheadInMemory+5)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	os.WriteFile(filepath.Join(src, "root", "big"), big, 0o644)
 	os.Symlink("/usr/bin/env", filepath.Join(src, "root", "env"))
 	os.Link(filepath.Join(src, "root", "d01", "sub", "f001"), filepath.Join(src, "root", "hard"))
 	os.Chown(filepath.Join(src, "root", "d02"), 7, 8)
@@ -135,5 +145,31 @@ func TestExtractCacheRoundTrip(t *testing.T) {
 				t.Errorf("extracted tree differs (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestExtractCacheTruncated: a cache cut short is refused with an error,
+// whether it ends in a member read ahead into memory or in one read in
+// place, and the reading goroutine ends.
+func TestExtractCacheTruncated(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, size := range []int{100, 3 * aheadInMemory} {
+		var raw bytes.Buffer
+		tw := tar.NewWriter(&raw)
+		tw.WriteHeader(&tar.Header{Name: "a", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(size)})
+		tw.Write(make([]byte, size))
+		tw.Close()
+		cut := raw.Bytes()[:512+size/2]
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(cut)
+		zw.Close()
+		tarball := filepath.Join(t.TempDir(), "c.tar.gz")
+		os.WriteFile(tarball, gz.Bytes(), 0o644)
+		dst := filepath.Join(t.TempDir(), "ct")
+		os.Mkdir(dst, 0o700)
+		if err := ExtractCache(tarball, dst); !errors.Is(err, ErrUnsafeArchive) {
+			t.Errorf("member of %d bytes cut in half: %v, want ErrUnsafeArchive", size, err)
+		}
 	}
 }

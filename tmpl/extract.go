@@ -103,7 +103,11 @@ func symlinkInside(linkPath, target string) bool {
 // so a member cannot reach outside through an earlier symlink member.
 // It returns the entries it wrote.
 func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
-	tr := tar.NewReader(r)
+	var ms members = directMembers{tar.NewReader(r)}
+	if pol.parallel {
+		ms = newAheadMembers(tar.NewReader(r))
+	}
+	defer ms.close()
 	dirs := newDirFDs(dstfd)
 	defer dirs.close()
 	var pool *createPool
@@ -128,7 +132,7 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 	}
 	var dirsDone []dirMeta
 	for {
-		hdr, err := tr.Next()
+		hdr, body, err := ms.next()
 		if err == io.EOF {
 			if pool != nil {
 				if err := pool.wait(); err != nil {
@@ -156,7 +160,7 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 		}
 		if pol.skip != nil && pol.skip(p) {
 			if pol.onSkip != nil && hdr.Typeflag == tar.TypeReg {
-				if err := pol.onSkip(p, io.LimitReader(tr, 1<<20)); err != nil {
+				if err := pol.onSkip(p, io.LimitReader(body, 1<<20)); err != nil {
 					return entries, err
 				}
 			}
@@ -249,7 +253,7 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 					return entries, err // its target may still be on its way
 				}
 			}
-			if err := writeEntry(dirs, &e, tr, buf, xattrs); err != nil {
+			if err := writeEntry(dirs, &e, body, buf, xattrs); err != nil {
 				return entries, fmt.Errorf("extract %s: %w", p, err)
 			}
 		}
@@ -438,6 +442,9 @@ func copyMember(fd int, e *Entry, r io.Reader, buf []byte) error {
 			break
 		}
 		if rerr != nil {
+			if rerr == io.ErrUnexpectedEOF {
+				return fmt.Errorf("%w: %v", ErrUnsafeArchive, cutShort(e.Path, rerr))
+			}
 			return rerr
 		}
 	}
