@@ -204,11 +204,14 @@ func density(ezctl string, d *dataset, dir string, n, scale int) ([]densityResul
 		return nil, err
 	}
 	// The filesystem frees a removed run's inodes in the background
-	// (XFS: 1.7 million of them); syncfs waits for that, so it does not
-	// slow the creates timed below.
+	// (XFS: 1.7 million of them). Wait until its space stops changing, so
+	// that work neither slows the creates timed below nor shrinks the
+	// space they are measured to take (syncfs alone does not wait for
+	// XFS's inode collector).
 	if err := syncFS(e.vz); err != nil {
 		return nil, err
 	}
+	waitSpaceSettled(e.vz)
 	defer func() { e.stop(); os.RemoveAll(e.vz) }()
 	repo := filepath.Join(dir, "repo")
 	fmt.Fprintf(os.Stderr, "  density: packing the tree and creating its cache on %s ...\n", fsType(dir))
@@ -368,4 +371,18 @@ func syncFS(dir string) error {
 	}
 	defer unix.Close(fd)
 	return unix.Syncfs(fd)
+}
+
+// waitSpaceSettled returns once the space used on dir's filesystem has
+// not changed for a second, or after a minute.
+func waitSpaceSettled(dir string) {
+	last, same := fsUsed(dir), 0
+	for deadline := time.Now().Add(time.Minute); same < 5 && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		if u := fsUsed(dir); u == last {
+			same++
+		} else {
+			last, same = u, 0
+		}
+	}
 }
