@@ -61,17 +61,23 @@ func daemon(c *cli.Context) (*mountd.Client, error) {
 		return nil, err
 	}
 	cl := mountd.NewClient(socket)
+	start := func() error {
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("mountd is not running on %s, and only root can start it", socket)
+		}
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		return mountd.Start(socket, self, filepath.Join(filepath.Dir(socket), "mountd.log"))
+	}
+	// A daemon that dies under a request is replaced and the request
+	// sent again, once.
+	cl.Restart = start
 	if cl.Alive() {
 		return cl, nil
 	}
-	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("mountd is not running on %s, and only root can start it", socket)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	if err := mountd.Start(socket, self, filepath.Join(filepath.Dir(socket), "mountd.log")); err != nil {
+	if err := start(); err != nil {
 		return nil, err
 	}
 	return cl, nil

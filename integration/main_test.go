@@ -147,15 +147,22 @@ func killServer(t *testing.T, pid int) {
 	waitFor(t, fmt.Sprintf("process %d to exit", pid), 10*time.Second, func() bool { return exited(pid) })
 }
 
-// exited reports whether pid is gone or a zombie: a zombie has closed
-// its files, and whoever adopted it may reap it late.
+// exited reports whether pid is gone or a zombie with no thread left: a
+// zombie has closed its files, and whoever adopted it may reap it late.
+// A killed process's main thread can be a zombie while another thread
+// still finishes a system call (a copy-up's copy_file_range) and keeps
+// the files, the daemon's socket among them, open.
 func exited(pid int) bool {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return true
 	}
 	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z'
+	if i >= 0 && i+2 < len(stat) && stat[i+2] != 'Z' {
+		return false
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	return err != nil || len(tasks) <= 1
 }
 
 func (c *ct) remount(t *testing.T) {

@@ -21,7 +21,12 @@ import (
 // Client talks to a daemon over its socket.
 type Client struct {
 	Socket string
-	hc     *http.Client
+	// Restart, if set, starts a new daemon. A request the daemon left
+	// unanswered because it died (a SIGKILL, a crash) is then sent once
+	// more, to the new one: the old one took whatever it had done with
+	// it, and the new one recovers the recorded mounts first.
+	Restart func() error
+	hc      *http.Client
 }
 
 // NewClient returns a client for the daemon at socket.
@@ -67,21 +72,23 @@ func (c *Client) Alive() bool {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://mountd"+path, body)
+	resp, err := c.send(ctx, method, path, body)
+	if err != nil && errors.Is(err, ErrDaemonGone) && c.Restart != nil {
+		if rerr := c.restart(ctx); rerr != nil {
+			return fmt.Errorf("%w; starting a new one: %v", err, rerr)
+		}
+		resp, err = c.send(ctx, method, path, body)
+	}
 	if err != nil {
 		return err
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return c.transportError(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -99,6 +106,47 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return json.Unmarshal(data, out)
 	}
 	return nil
+}
+
+func (c *Client) send(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://mountd"+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, c.transportError(err)
+	}
+	return resp, nil
+}
+
+// restart waits for a dying daemon to let go of its socket (its last
+// thread may still be finishing a system call) and starts a new one,
+// unless one answers already (systemd's, or another ezctl's).
+func (c *Client) restart(ctx context.Context) error {
+	c.hc.CloseIdleConnections()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if !c.Alive() {
+			err := c.Restart()
+			if err != nil && c.Alive() {
+				err = nil // another one started it meanwhile
+			}
+			return err
+		}
+		if resp, err := c.send(ctx, http.MethodGet, "/v1/status", nil); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the old daemon still holds %s after 30 s", c.Socket)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // ErrDaemonGone is a request the daemon did not answer: it was not

@@ -2,8 +2,10 @@ package mountd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,5 +41,43 @@ func TestClientSaysTheDaemonWentAway(t *testing.T) {
 	_, err = cl.Status(context.Background())
 	if !errors.Is(err, ErrDaemonGone) || !strings.Contains(err.Error(), "no daemon listens") {
 		t.Errorf("no daemon: %v", err)
+	}
+}
+
+// TestClientRetriesOnANewDaemon: with Restart set, a request the dying
+// daemon left unanswered goes to the daemon Restart starts.
+func TestClientRetriesOnANewDaemon(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "mountd.sock")
+	old, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		c, err := old.Accept()
+		if err != nil {
+			return
+		}
+		c.Read(make([]byte, 1))
+		c.Close()
+		old.Close() // the process is gone
+	}()
+	cl := NewClient(sock)
+	restarts := 0
+	cl.Restart = func() error {
+		restarts++
+		l, err := net.Listen("unix", sock)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			json.NewEncoder(w).Encode(Status{PID: 42})
+		})}
+		go srv.Serve(l)
+		t.Cleanup(func() { srv.Close() })
+		return nil
+	}
+	st, err := cl.Status(context.Background())
+	if err != nil || st.PID != 42 || restarts != 1 {
+		t.Errorf("status %+v, %v after %d restarts; want pid 42 from the new daemon, 1 restart", st, err, restarts)
 	}
 }
