@@ -44,7 +44,8 @@ step "what each container costs"
 run ez list
 fstype=$(stat -f -c %T "$EZFS_VZ")
 echo "(the private areas are on $fstype. Link entries are empty files; on ext4 with 256-byte inodes each long"
-echo " link value takes a 4 KiB attribute block, on XFS it stays in the inode: see docs/DEBIAN.md, Disk)"
+echo " link value takes a 4 KiB attribute block, which the same entry of other containers shares; on XFS it"
+echo " stays in the inode: see docs/DEBIAN.md, Disk)"
 run ez mountd status
 
 step "clean up"
