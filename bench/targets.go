@@ -109,9 +109,20 @@ func (t *ezfsTarget) Close() {
 		}
 	}
 	t.mounts = nil
-	for _, pid := range t.pids {
-		unix.Kill(pid, unix.SIGTERM) // the benchmark's mountd
-		break
+	// Both ezfs targets share the benchmark's mountd: the last one to
+	// close stops it. Stopping it under the other's mounts made that
+	// one's umount start a new daemon, which outlived the run.
+	out, err := t.command("mountd", "status", "--json").Output()
+	if err != nil {
+		return
+	}
+	var st struct {
+		Running bool              `json:"running"`
+		PID     int               `json:"pid"`
+		Mounts  []json.RawMessage `json:"mounts"`
+	}
+	if json.Unmarshal(out, &st) == nil && st.Running && len(st.Mounts) == 0 && st.PID > 0 {
+		unix.Kill(st.PID, unix.SIGTERM)
 	}
 }
 
