@@ -85,7 +85,9 @@ func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*Package) ([
 	var staged []string
 	defer func() {
 		for _, tmp := range staged {
-			os.RemoveAll(tmp) // what was not renamed in
+			if tmp != "" { // renamed in
+				os.RemoveAll(tmp)
+			}
 		}
 	}()
 	bar := j.rep.Bar("unpacking", int64(len(missing)), false)
