@@ -97,6 +97,11 @@ func unmount(c *cli.Context, mnt string, lazy bool) error {
 		return fmt.Errorf("umount: %s is busy (%s); stop them, or detach it with: ezctl umount --lazy %s",
 			mnt, mountinfo.DescribeHolders(mountinfo.Holders(mnt)), mnt)
 	}
+	if err == unix.EINVAL {
+		if _, still, _ := mountinfo.Find(mnt); !still {
+			return nil // unmounted meanwhile: by a daemon that died answering, or by someone else
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("umount %s: %w", mnt, err)
 	}

@@ -72,40 +72,48 @@ func (c *Client) Alive() bool {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	_, err := c.call(ctx, method, path, in, out)
+	return err
+}
+
+// call is do, and says whether the request went to a new daemon after
+// the first one died under it.
+func (c *Client) call(ctx context.Context, method, path string, in, out any) (retried bool, err error) {
 	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return false, err
 		}
 		body = b
 	}
 	resp, err := c.send(ctx, method, path, body)
 	if err != nil && errors.Is(err, ErrDaemonGone) && c.Restart != nil {
 		if rerr := c.restart(ctx); rerr != nil {
-			return fmt.Errorf("%w; starting a new one: %v", err, rerr)
+			return false, fmt.Errorf("%w; starting a new one: %v", err, rerr)
 		}
+		retried = true
 		resp, err = c.send(ctx, method, path, body)
 	}
 	if err != nil {
-		return err
+		return retried, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return err
+		return retried, err
 	}
 	if resp.StatusCode >= 300 {
 		var ae apiError
 		if json.Unmarshal(data, &ae) != nil || ae.Error == "" {
-			return fmt.Errorf("mountd: %s: %s", resp.Status, bytes.TrimSpace(data))
+			return retried, fmt.Errorf("mountd: %s: %s", resp.Status, bytes.TrimSpace(data))
 		}
-		return &APIError{Message: ae.Error, Code: ae.Code, Holders: ae.Holders}
+		return retried, &APIError{Message: ae.Error, Code: ae.Code, Holders: ae.Holders}
 	}
 	if out != nil {
-		return json.Unmarshal(data, out)
+		return retried, json.Unmarshal(data, out)
 	}
-	return nil
+	return retried, nil
 }
 
 func (c *Client) send(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
@@ -177,7 +185,20 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 // Mount asks the daemon to mount rec.
 func (c *Client) Mount(ctx context.Context, rec Record) (*MountInfo, error) {
 	var info MountInfo
-	return &info, c.do(ctx, http.MethodPost, "/v1/mounts", rec, &info)
+	retried, err := c.call(ctx, http.MethodPost, "/v1/mounts", rec, &info)
+	if retried && errors.Is(err, ErrAlreadyMounted) {
+		// The daemon that died had made and recorded the mount, and the
+		// new one brought it back: the request did what it asked.
+		var mounts []MountInfo
+		if c.do(ctx, http.MethodGet, "/v1/mounts", nil, &mounts) == nil {
+			for _, m := range mounts {
+				if m.Mountpoint == rec.Mountpoint && m.Private == rec.Private && m.Template == rec.Template {
+					return &m, nil
+				}
+			}
+		}
+	}
+	return &info, err
 }
 
 // Unmount asks the daemon to unmount a mountpoint.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -79,5 +80,47 @@ func TestClientRetriesOnANewDaemon(t *testing.T) {
 	st, err := cl.Status(context.Background())
 	if err != nil || st.PID != 42 || restarts != 1 {
 		t.Errorf("status %+v, %v after %d restarts; want pid 42 from the new daemon, 1 restart", st, err, restarts)
+	}
+}
+
+// TestMountRetriedAfterItWasDone: the daemon that died had made the
+// mount, and the new one brought it back; the retried request is told
+// "already mounted", which Mount reports as the success it was.
+func TestMountRetriedAfterItWasDone(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "mountd.sock")
+	old, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		c, err := old.Accept()
+		if err != nil {
+			return
+		}
+		c.Read(make([]byte, 1))
+		c.Close()
+		old.Close()
+	}()
+	rec := Record{Template: "/t", Private: "/p", Mountpoint: "/m"}
+	cl := NewClient(sock)
+	cl.Restart = func() error {
+		l, err := net.Listen("unix", sock)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				writeError(w, fmt.Errorf("%w: /m", ErrAlreadyMounted))
+				return
+			}
+			json.NewEncoder(w).Encode([]MountInfo{{Record: rec, Passthrough: true}})
+		})}
+		go srv.Serve(l)
+		t.Cleanup(func() { srv.Close() })
+		return nil
+	}
+	info, err := cl.Mount(context.Background(), rec)
+	if err != nil || info.Mountpoint != "/m" || !info.Passthrough {
+		t.Errorf("mount retried after it was done: %+v, %v", info, err)
 	}
 }
