@@ -34,7 +34,8 @@ var ErrNeedRoot = errors.New("ezfs mounts need root (trusted.* attributes, FUSE 
 // Mount serves opts.PrivateRoot over opts.TemplateRoot at mountpoint and
 // returns once the kernel has the mount. It sets the process umask to 0:
 // the kernel has already applied the caller's umask to every mode it
-// sends, and a second one would change what the caller asked for.
+// sends, and a second one would change what the caller asked for. It
+// raises GOMAXPROCS (see raiseProcs).
 func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 	if os.Geteuid() != 0 {
 		return nil, ErrNeedRoot
@@ -53,6 +54,7 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 		timeout = DefaultCacheTimeout
 	}
 	unix.Umask(0)
+	raiseProcs()
 
 	privfd, err := unix.Open(opts.PrivateRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
