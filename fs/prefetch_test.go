@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,4 +114,52 @@ func TestPrefetchDropsWhatNobodyTakes(t *testing.T) {
 		defer pre.mu.Unlock()
 		return len(pre.m) == 0 && len(pre.listings) == 0 && pre.listed == 0
 	})
+}
+
+// TestPrefetchLargeDirectory: the entries of a directory larger than a
+// readahead chunk are all read ahead, and the listing is answered from
+// them with the right sizes.
+func TestPrefetchLargeDirectory(t *testing.T) {
+	lower := files{}
+	for i := range 5*readaheadChunk + 3 {
+		lower[fmt.Sprintf("d/f%03d", i)] = strings.Repeat("x", i)
+	}
+	w := newWorld(t, lower, nil)
+	defer w.unmount(t)
+	var dst syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(w.priv, "d"), &dst); err != nil {
+		t.Fatal(err)
+	}
+	pre := &w.srv.t.pre
+	forgetKernelCaches(t)
+	if _, err := os.ReadDir(w.mnt); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "readahead of every entry of d", func() bool {
+		for name := range lower {
+			if !pre.has(dst.Ino, strings.TrimPrefix(name, "d/")) {
+				return false
+			}
+		}
+		return true
+	})
+	ents, err := os.ReadDir(filepath.Join(w.mnt, "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != len(lower) {
+		t.Fatalf("d lists %d entries, want %d", len(ents), len(lower))
+	}
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := int64(len(lower["d/"+e.Name()])); info.Size() != want {
+			t.Errorf("d/%s: size %d, want %d", e.Name(), info.Size(), want)
+		}
+		if pre.has(dst.Ino, e.Name()) {
+			t.Errorf("the listing of d did not take what readahead kept of %s", e.Name())
+		}
+	}
 }

@@ -21,6 +21,12 @@ const (
 	readaheadDepth   = 1 // levels below a listed directory; more measured no faster
 	readaheadWorkers = 8
 	readaheadQueue   = 4096 // jobs beyond this drop the oldest
+	// readaheadChunk is how many entries of one directory one goroutine
+	// reads: a directory of 2,000 cold entries read one after the other
+	// is still being read when the walk gets there. Chunks of 16 made
+	// the bench's cold walk 3-5 % faster (three alternating runs against
+	// no chunks); 8 to 64 measured about the same.
+	readaheadChunk = 16
 )
 
 type readaheadJob struct {
@@ -121,12 +127,26 @@ func (t *tree) readaheadWorker() {
 			entries = parseDirents(buf[:n], entries)
 		}
 		t.pre.putListing(dst.Ino, slices.Clone(entries), epoch)
-		t.prefetchEntries(fd, dst.Ino, entries)
+		t.prefetchSpread(fd, dst.Ino, entries)
 		if job.depth > 0 {
 			t.enqueueSubdirs(fd, entries, job.depth-1)
 		}
 		closeFD(fd)
 	}
+}
+
+// prefetchSpread is prefetchEntries with a large directory's entries
+// split among goroutines, so that their cold reads are in flight at once.
+func (t *tree) prefetchSpread(dirfd int, dirIno uint64, entries []fuse.DirEntry) {
+	if len(entries) <= readaheadChunk {
+		t.prefetchEntries(dirfd, dirIno, entries)
+		return
+	}
+	var wg sync.WaitGroup
+	for part := range slices.Chunk(entries, readaheadChunk) {
+		wg.Go(func() { t.prefetchEntries(dirfd, dirIno, part) })
+	}
+	wg.Wait()
 }
 
 func (t *tree) stopReadahead() {
