@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ezfs/ezfs/internal/mountinfo"
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 )
@@ -180,12 +181,24 @@ func duBytes(dir string) int64 {
 	return n
 }
 
+// fsType names the filesystem dir is on, from the mount table: the
+// filesystem's magic number cannot tell ext4 from ext2.
 func fsType(dir string) string {
-	out, err := exec.Command("stat", "-f", "-c", "%T", dir).Output()
+	dir, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return "?"
 	}
-	return strings.TrimSpace(string(out))
+	mounts, err := mountinfo.All()
+	if err != nil {
+		return "?"
+	}
+	typ, best := "?", -1
+	for _, m := range mounts {
+		if (dir == m.Point || m.Point == "/" || strings.HasPrefix(dir, m.Point+"/")) && len(m.Point) >= best {
+			typ, best = m.FSType, len(m.Point)
+		}
+	}
+	return typ
 }
 
 // density creates n containers from a cache of the dataset's tree, mounts
