@@ -31,6 +31,26 @@ func forgetKernelCaches(t *testing.T) {
 	}
 }
 
+// privateIno is the inode number of rel in the private tree.
+func privateIno(t *testing.T, w *world, rel string) uint64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(w.priv, rel), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+// listRootCold lists the mount's root with the kernel's caches empty,
+// which starts readahead of its subdirectories.
+func listRootCold(t *testing.T, w *world) {
+	t.Helper()
+	forgetKernelCaches(t)
+	if _, err := os.ReadDir(w.mnt); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestPrefetchIsUsedAndNeverStale: readahead keeps what it read of a
 // directory for the lookups that follow; a change through the mount
 // drops it, and a plain file, which passthrough writes change without
@@ -38,28 +58,22 @@ func forgetKernelCaches(t *testing.T) {
 func TestPrefetchIsUsedAndNeverStale(t *testing.T) {
 	w := newWorld(t, files{"d/l": "lower\n"}, files{"d/f": "plain\n"})
 	defer w.unmount(t)
-	var dst syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(w.priv, "d"), &dst); err != nil {
-		t.Fatal(err)
-	}
+	dIno := privateIno(t, w, "d")
 	pre := &w.srv.t.pre
 	listRoot := func() {
-		forgetKernelCaches(t)
-		if _, err := os.ReadDir(w.mnt); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, "readahead of d", func() bool { return pre.has(dst.Ino, "l") })
+		listRootCold(t, w)
+		waitFor(t, "readahead of d", func() bool { return pre.has(dIno, "l") })
 	}
 
 	listRoot()
-	if pre.has(dst.Ino, "f") {
+	if pre.has(dIno, "f") {
 		t.Error("a plain file was kept")
 	}
 	// A change through the mount drops what was read before it.
 	if err := os.Chmod(filepath.Join(w.mnt, "d", "l"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if pre.has(dst.Ino, "l") {
+	if pre.has(dIno, "l") {
 		t.Error("kept after a chmod through the mount")
 	}
 	// Passthrough writes to the plain file; the daemon never sees them.
@@ -89,7 +103,7 @@ func TestPrefetchIsUsedAndNeverStale(t *testing.T) {
 			t.Errorf("d/%s: mode %o size %d, want %o %d", name, st.Mode&0o7777, st.Size, want.mode, want.size)
 		}
 	}
-	if pre.has(dst.Ino, "l") {
+	if pre.has(dIno, "l") {
 		t.Error("the lookup of d/l did not take what readahead kept")
 	}
 }
@@ -99,16 +113,10 @@ func TestPrefetchIsUsedAndNeverStale(t *testing.T) {
 func TestPrefetchDropsWhatNobodyTakes(t *testing.T) {
 	w := newWorld(t, files{"d/l": "lower\n", "d/e/l": "lower\n"}, nil)
 	defer w.unmount(t)
-	var dst syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(w.priv, "d"), &dst); err != nil {
-		t.Fatal(err)
-	}
+	dIno := privateIno(t, w, "d")
 	pre := &w.srv.t.pre
-	forgetKernelCaches(t)
-	if _, err := os.ReadDir(w.mnt); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "readahead of d", func() bool { return pre.has(dst.Ino, "l") })
+	listRootCold(t, w)
+	waitFor(t, "readahead of d", func() bool { return pre.has(dIno, "l") })
 	waitFor(t, "the kept results to be dropped", func() bool {
 		pre.mu.Lock()
 		defer pre.mu.Unlock()
@@ -126,18 +134,12 @@ func TestPrefetchLargeDirectory(t *testing.T) {
 	}
 	w := newWorld(t, lower, nil)
 	defer w.unmount(t)
-	var dst syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(w.priv, "d"), &dst); err != nil {
-		t.Fatal(err)
-	}
+	dIno := privateIno(t, w, "d")
 	pre := &w.srv.t.pre
-	forgetKernelCaches(t)
-	if _, err := os.ReadDir(w.mnt); err != nil {
-		t.Fatal(err)
-	}
+	listRootCold(t, w)
 	waitFor(t, "readahead of every entry of d", func() bool {
 		for name := range lower {
-			if !pre.has(dst.Ino, strings.TrimPrefix(name, "d/")) {
+			if !pre.has(dIno, strings.TrimPrefix(name, "d/")) {
 				return false
 			}
 		}
@@ -158,7 +160,7 @@ func TestPrefetchLargeDirectory(t *testing.T) {
 		if want := int64(len(lower["d/"+e.Name()])); info.Size() != want {
 			t.Errorf("d/%s: size %d, want %d", e.Name(), info.Size(), want)
 		}
-		if pre.has(dst.Ino, e.Name()) {
+		if pre.has(dIno, e.Name()) {
 			t.Errorf("the listing of d did not take what readahead kept of %s", e.Name())
 		}
 	}
