@@ -14,7 +14,11 @@ import (
 // free and queued behind them: a cold walk of the bench tree on 2 CPUs
 // took 0.58 s with 2 Ps and 0.47 s with 8 (16 or 32 measured the same
 // as 8). The CPUs are not oversubscribed by this: most of those Ps sit
-// in system calls.
+// in system calls. A side effect: go-fuse starts up to one request
+// reader per P for each mount (2 before), and a reader waiting for a
+// request holds a 128 KiB buffer, so a mount that served many requests
+// at once keeps about 1 MiB when idle; 2 readers with 8 Ps measured the
+// same walk, but go-fuse has no setting for it.
 const minProcs = readaheadWorkers
 
 // raiseProcs makes GOMAXPROCS at least minProcs, unless the user chose a
