@@ -116,7 +116,8 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 			t.stopReadahead()
 		}
 	}()
-	srv, err := fuse.NewServer(raw, mountpoint, &fopts.MountOptions)
+	var srv *fuse.Server
+	withBaseProcs(func() { srv, err = fuse.NewServer(raw, mountpoint, &fopts.MountOptions) })
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}

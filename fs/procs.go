@@ -3,6 +3,7 @@ package fs
 import (
 	"os"
 	"runtime"
+	"sync"
 )
 
 // minProcs is the fewest Ps (GOMAXPROCS) a serving process runs with.
@@ -14,20 +15,41 @@ import (
 // free and queued behind them: a cold walk of the bench tree on 2 CPUs
 // took 0.58 s with 2 Ps and 0.47 s with 8 (16 or 32 measured the same
 // as 8). The CPUs are not oversubscribed by this: most of those Ps sit
-// in system calls. A side effect: go-fuse starts up to one request
-// reader per P for each mount (2 before), and a reader waiting for a
-// request holds a 128 KiB buffer, so a mount that served many requests
-// at once keeps about 1 MiB when idle; 2 readers with 8 Ps measured the
-// same walk, but go-fuse has no setting for it.
+// in system calls.
 const minProcs = readaheadWorkers
+
+var (
+	procsMu   sync.Mutex // serializes changes of GOMAXPROCS
+	baseProcs int        // GOMAXPROCS before raiseProcs raised it; 0 if it did not
+)
 
 // raiseProcs makes GOMAXPROCS at least minProcs, unless the user chose a
 // value in the environment.
 func raiseProcs() {
+	procsMu.Lock()
+	defer procsMu.Unlock()
 	if os.Getenv("GOMAXPROCS") != "" {
 		return
 	}
-	if runtime.GOMAXPROCS(0) < minProcs {
+	if n := runtime.GOMAXPROCS(0); n < minProcs {
+		baseProcs = n
 		runtime.GOMAXPROCS(minProcs)
 	}
+}
+
+// withBaseProcs runs f with GOMAXPROCS as it was before raiseProcs. It
+// is for go-fuse's NewServer, which lets a mount have one request reader
+// per P (up to 16), each holding a 128 KiB buffer while it waits: 8
+// readers instead of 2 made no walk faster but kept 1 MiB more in every
+// mount that had served many requests at once (the soak test's mountd:
+// 44 MiB against 41 MiB with 4 mounts). go-fuse has no setting for it.
+func withBaseProcs(f func()) {
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	if baseProcs == 0 {
+		f()
+		return
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(baseProcs))
+	f()
 }
