@@ -41,8 +41,9 @@ func TestRecordCheck(t *testing.T) {
 
 func FuzzLoadState(f *testing.F) {
 	f.Add(`[{"id":"1","template":"/t","private":"/p","mountpoint":"/m"}]`)
+	// One file for all runs: see FuzzLoadTemplate in tmpl.
+	p := filepath.Join(f.TempDir(), "s.json")
 	f.Fuzz(func(t *testing.T, in string) {
-		p := filepath.Join(t.TempDir(), "s.json")
 		os.WriteFile(p, []byte(in), 0o600)
 		recs, err := loadState(p)
 		if err != nil {

@@ -128,8 +128,11 @@ func TestLoadTemplateFields(t *testing.T) {
 func FuzzLoadTemplate(f *testing.F) {
 	f.Add("a\nb\n", "tar\n", "/r\n", "A=1\n")
 	f.Add("# c\n", "dpkg", "deb http://x y z\n", "export B='q'")
+	// One directory for all runs, its files overwritten: a directory made
+	// and removed per run churns inodes, and on an ext4 without a journal
+	// the creates then crawl (recently_deleted) until the fuzzer stalls.
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, packages, pm, repos, env string) {
-		dir := t.TempDir()
 		writeConfig(t, dir, map[string]string{"packages": packages, "package_manager": pm, "repositories": repos, "environment": env})
 		LoadTemplate(dir, ID{OS: "d", Ver: "1", Arch: "x86_64"})
 	})
