@@ -3,6 +3,8 @@ package ctl
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/ezfs/ezfs/fs"
 	"github.com/ezfs/ezfs/tmpl"
@@ -25,7 +27,7 @@ func runCache(c *cli.Context, update bool) error {
 	if err := needArgs(c, 1, "one OS template NAME"); err != nil {
 		return err
 	}
-	a, _, err := area(c)
+	a, cfg, err := area(c)
 	if err != nil {
 		return err
 	}
@@ -38,6 +40,8 @@ func runCache(c *cli.Context, update bool) error {
 	if err != nil {
 		return err
 	}
+	// The old cache's seed is never snapshotted again: free its space.
+	tmpl.DropSeeds(cfg, strings.TrimSuffix(filepath.Base(res.Path), ".tar.gz"))
 	fmt.Printf("cache %s: %d packages (%d new on this node), %d link entries, %d KiB\n",
 		res.Path, len(res.Packages), len(res.New), res.Files, res.Bytes>>10)
 	return nil
@@ -47,13 +51,14 @@ func runCacheRemove(c *cli.Context) error {
 	if err := needArgs(c, 1, "one OS template NAME"); err != nil {
 		return err
 	}
-	a, _, err := area(c)
+	a, cfg, err := area(c)
 	if err != nil {
 		return err
 	}
 	if err := a.RemoveCache(c.Args().First()); err != nil {
 		return err
 	}
+	tmpl.DropSeeds(cfg, c.Args().First())
 	fmt.Printf("removed the cache of %s\n", c.Args().First())
 	return nil
 }

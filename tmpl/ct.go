@@ -148,19 +148,27 @@ func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, o
 	if err := os.MkdirAll(filepath.Dir(private), 0o755); err != nil {
 		return nil, err
 	}
-	stage := filepath.Join(filepath.Dir(private), fmt.Sprintf(".new-%s-%d", filepath.Base(private), os.Getpid()))
-	os.RemoveAll(stage)
-	if err := os.Mkdir(stage, 0o700); err != nil {
-		return nil, err
-	}
+	parent := filepath.Dir(private)
+	stageName := fmt.Sprintf(".new-%s-%d", filepath.Base(private), os.Getpid())
+	stage := filepath.Join(parent, stageName)
+	removeTree(parent, stageName)
 	ok := false
 	defer func() {
 		if !ok {
-			os.RemoveAll(stage)
+			removeTree(parent, stageName)
 		}
 	}()
-	if err := ExtractCache(cache, stage); err != nil {
+	snap, err := snapshotCache(cfg, name, cache, parent, stageName, rep)
+	if err != nil {
 		return nil, err
+	}
+	if !snap {
+		if err := os.Mkdir(stage, 0o700); err != nil {
+			return nil, err
+		}
+		if err := ExtractCache(cache, stage); err != nil {
+			return nil, err
+		}
 	}
 	conf := FormatShellVar("OSTEMPLATE", "."+name) + "\n" + FormatShellVar("TEMPLATES", "") + "\n"
 	if err := writeFileSync(filepath.Join(stage, VEConfFile), []byte(conf)); err != nil {
@@ -169,6 +177,7 @@ func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, o
 	if err := os.Chmod(stage, 0o700); err != nil {
 		return nil, err
 	}
+	failpoint("create", 1)
 	if err := os.Rename(stage, private); err != nil {
 		return nil, fmt.Errorf("create %s: %w", id, err)
 	}
@@ -743,7 +752,7 @@ func (a *Area) Destroy(cfg *Config, id string, mounted bool) error {
 	if err != nil {
 		return err
 	}
-	if err := os.RemoveAll(gone); err != nil {
+	if err := removeTree(filepath.Dir(gone), filepath.Base(gone)); err != nil {
 		return err
 	}
 	os.Remove(cfg.Root(id))

@@ -35,7 +35,7 @@ func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
 	debris, _ := filepath.Glob(filepath.Join(parent, ".new-"+filepath.Base(private)+"-*"))
 	gone, _ := filepath.Glob(filepath.Join(parent, ".destroy-"+filepath.Base(private)+"-*"))
 	for _, d := range append(debris, gone...) {
-		fixed := repair && os.RemoveAll(d) == nil
+		fixed := repair && removeTree(parent, filepath.Base(d)) == nil
 		add(d, "staging left by an interrupted create or destroy", "removed", fixed)
 	}
 	ct, err := a.OpenCT(cfg, id)

@@ -50,6 +50,7 @@ func (a *Area) RemoveTemplate(cfg *Config, name string) (string, error) {
 	if t.IsOS() {
 		os.Remove(a.CachePath(t.Name()))
 		os.Remove(a.CachePath(t.Name()) + "-old")
+		DropSeeds(cfg, t.Name())
 	}
 	if t.Kind() != OSBase {
 		if _, err := a.gcPackages(cfg, t.Base()); err != nil {
