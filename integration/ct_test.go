@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/internal/testenv"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 )
@@ -38,8 +39,10 @@ func shellPackage(t *testing.T) pkg {
 
 // ctNode is a node with an OS template and a web application template
 // whose scripts run inside the container.
-func ctNode(t *testing.T) *node {
-	n := newNode(t)
+func ctNode(t *testing.T) *node { return ctNodeIn(t, "") }
+
+func ctNodeIn(t *testing.T, parent string) *node {
+	n := newNodeIn(t, parent)
 	for _, p := range []pkg{
 		shellPackage(t),
 		{name: "base-files", version: "1.0", files: files{"etc/os-release": "NAME=demo\n", "etc/hostname": "demo\n"},
@@ -95,11 +98,21 @@ func (n *node) exitCode(t *testing.T, args ...string) int {
 	return 0
 }
 
-func TestContainerLifecycle(t *testing.T) {
-	n := ctNode(t)
+func TestContainerLifecycle(t *testing.T) { containerLifecycle(t, ctNode(t), false) }
+
+// On btrfs a container is a snapshot of its template's seed: the same
+// lifecycle, and the seed and the other containers never see a change.
+func TestContainerLifecycleOnBtrfs(t *testing.T) {
+	containerLifecycle(t, ctNodeIn(t, testenv.Btrfs(t)), true)
+}
+
+func containerLifecycle(t *testing.T, n *node, btrfs bool) {
 	n.ok(t, "cache", "create", "demo-1-x86_64")
 	for _, id := range []string{"101", "102", "103"} {
 		n.ok(t, "create", id, "--ostemplate", "demo-1-x86_64")
+	}
+	if btrfs {
+		checkSnapshots(t, n)
 	}
 	l := n.list(t)
 	if len(l) != 3 || l["101"][0].OSTemplate != "demo-1-x86_64" || l["101"][0].Mounted || l["101"][0].SharedBytes == 0 {
@@ -235,6 +248,95 @@ func TestContainerLifecycle(t *testing.T) {
 	n.ok(t, "template", "remove", "demo-1-x86_64")
 	if _, err := os.Stat(filepath.Join(n.area(), "demo")); !os.IsNotExist(err) {
 		t.Errorf("the OS's packages after its last template went: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(n.vz, "private", ".*")); len(left) > 0 {
+		t.Errorf("left in the private areas' directory: %v", left)
+	}
+}
+
+// checkSnapshots: containers 101-103 are snapshots of one read-only
+// seed; a change in one reaches neither the seed nor the others; a new
+// cache gets a new seed and the old one goes.
+func checkSnapshots(t *testing.T, n *node) {
+	t.Helper()
+	seeds, _ := filepath.Glob(filepath.Join(n.vz, "private", ".seed-demo-1-x86_64@*"))
+	if len(seeds) != 1 {
+		t.Fatalf("seeds after three creates: %v", seeds)
+	}
+	for _, p := range append(seeds, n.priv("101"), n.priv("102")) {
+		var st unix.Stat_t
+		must(t, unix.Stat(p, &st))
+		if st.Ino != 256 {
+			t.Errorf("%s is not a btrfs subvolume (inode %d)", p, st.Ino)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(seeds[0], "root/etc/x"), nil, 0o644); err == nil {
+		t.Error("the seed is writable")
+	}
+	n.ok(t, "mount", "102")
+	writeFile(t, filepath.Join(n.root("102"), "etc/os-release"), "NAME=changed\n")
+	n.ok(t, "umount", "102")
+	for _, p := range []string{filepath.Join(seeds[0], "root/etc/os-release"), filepath.Join(n.priv("103"), "root/etc/os-release")} {
+		if !isLink(t, p) {
+			t.Errorf("%s changed with 102", p)
+		}
+	}
+	n.ok(t, "cache", "update", "demo-1-x86_64")
+	if left, _ := filepath.Glob(filepath.Join(n.vz, "private", ".seed-*")); len(left) != 0 {
+		t.Errorf("seeds of the old cache after cache update: %v", left)
+	}
+	n.ok(t, "create", "104", "--ostemplate", "demo-1-x86_64")
+	if got := readFile(t, filepath.Join(n.priv("104"), "root/etc/hostname")); got != "" || !isLink(t, filepath.Join(n.priv("104"), "root/etc/hostname")) {
+		t.Errorf("104's hostname is not a link entry")
+	}
+	n.ok(t, "destroy", "104")
+	if left, _ := filepath.Glob(filepath.Join(n.vz, "private", ".destroy-*")); len(left) != 0 {
+		t.Errorf("destroy left %v", left)
+	}
+}
+
+// A create killed while it builds the seed or after it took its
+// snapshot leaves no container and no seed; the next create and fsck
+// clear what it left.
+func TestCreateKilledOnBtrfs(t *testing.T) {
+	n := ctNodeIn(t, testenv.Btrfs(t))
+	n.ok(t, "cache", "create", "demo-1-x86_64")
+	killedAt := func(fp, id string) {
+		t.Helper()
+		cmd := exec.Command(ezctl, "--vz", n.vz, "create", id, "--ostemplate", "demo-1-x86_64")
+		cmd.Env = append(os.Environ(), "EZFS_FAILPOINT="+fp)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 137 {
+			t.Fatalf("create with failpoint %s: %v\n%s", fp, err, out)
+		}
+	}
+	private := filepath.Join(n.vz, "private")
+	killedAt("seed:1", "101")
+	if l := n.list(t); len(l) != 0 {
+		t.Errorf("list after a create killed building the seed: %+v", l)
+	}
+	if seeds, _ := filepath.Glob(filepath.Join(private, ".seed-*@????????????????")); len(seeds) != 0 {
+		t.Errorf("a seed exists after its build was killed: %v", seeds)
+	}
+	n.ok(t, "create", "101", "--ostemplate", "demo-1-x86_64")
+	if seeds, _ := filepath.Glob(filepath.Join(private, ".seed-*")); len(seeds) != 1 {
+		t.Errorf("seeds after the next create: %v, want the one whole seed", seeds)
+	}
+
+	killedAt("create:1", "102")
+	if l := n.list(t); len(l) != 1 || l["101"] == nil {
+		t.Errorf("list after a create killed at its rename: %+v", l)
+	}
+	out := n.ok(t, "fsck", "102")
+	if !strings.Contains(out, "interrupted create") {
+		t.Errorf("fsck 102 after the killed create:\n%s", out)
+	}
+	if left, _ := filepath.Glob(filepath.Join(private, ".new-*")); len(left) != 0 {
+		t.Errorf("after fsck: %v", left)
+	}
+	n.ok(t, "create", "102", "--ostemplate", "demo-1-x86_64")
+	if got := readFile(t, filepath.Join(n.priv("102"), "ve.conf")); !strings.Contains(got, "demo-1-x86_64") {
+		t.Errorf("102's ve.conf: %q", got)
 	}
 }
 

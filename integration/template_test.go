@@ -25,10 +25,14 @@ type node struct {
 	vz, repo, src string
 }
 
-func newNode(t *testing.T) *node {
+func newNode(t *testing.T) *node { return newNodeIn(t, "") }
+
+// newNodeIn is newNode with its files in parent ("": the temporary
+// directory).
+func newNodeIn(t *testing.T, parent string) *node {
 	t.Helper()
 	testenv.RequireFUSE(t)
-	dir, err := os.MkdirTemp("", "ezfs-it-")
+	dir, err := os.MkdirTemp(parent, "ezfs-it-")
 	must(t, err)
 	t.Cleanup(func() {
 		// Mounts below dir go first (LIFO cleanups run before this one

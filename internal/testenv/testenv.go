@@ -5,6 +5,8 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -47,4 +49,38 @@ func Unmount(t testing.TB, mnt string) {
 			t.Errorf("unmount %s: %v", mnt, err)
 		}
 	}
+}
+
+// Btrfs mounts a new btrfs filesystem of a loop file and returns its
+// mountpoint; the cleanup unmounts it (lazily when busy) and deletes the
+// file. It skips (fails in CI, whose set-up installs btrfs-progs) when
+// mkfs.btrfs or the kernel's btrfs is missing.
+func Btrfs(t testing.TB) string {
+	t.Helper()
+	RequireRoot(t)
+	if _, err := exec.LookPath("mkfs.btrfs"); err != nil {
+		skipOrFail(t, "no mkfs.btrfs (apt install btrfs-progs)")
+		return ""
+	}
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "btrfs.img"), filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// 512 MiB, sparse: mkfs.btrfs refuses less than about 110 MiB.
+	if err := os.Truncate(img, 512<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.btrfs", "-q", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.btrfs: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		skipOrFail(t, "mount a btrfs loop file: %v: %s", err, out)
+		return ""
+	}
+	t.Cleanup(func() { Unmount(t, mnt) })
+	return mnt
 }
