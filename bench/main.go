@@ -36,6 +36,7 @@ func run() error {
 	svgOut := flag.String("svg", "", "draw the ratios to native as a bar chart in `FILE`")
 	densityN := flag.Int("containers", 100, "containers for the density measurements (0: skip them)")
 	scaleN := flag.Int("scale", 500, "mounts held at once for the scale measurement")
+	densityBtrfs := flag.Bool("density-btrfs", true, "repeat the container measurements on a btrfs loop file in DIR, where containers are snapshots (needs mkfs.btrfs)")
 	densityDir := flag.String("density-dir", "", "where the density measurements keep private areas (default: DIR/density; give a directory on another filesystem, e.g. XFS, to compare)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -118,7 +119,7 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "  %-16s %-20s %s\n", w.label(), t.Name(), format(r.median(), r.Unit))
 		}
 	}
-	var dens []densityResult
+	var dens, densBtrfs []densityResult
 	ddir := *densityDir
 	if ddir == "" {
 		ddir = filepath.Join(*dir, "density")
@@ -129,12 +130,21 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "ezbench: density measurements failed: %v\n", err)
 			dens = nil
 		}
+		if fsType(ddir) != "btrfs" && *densityBtrfs {
+			if densBtrfs, err = densityOnBtrfs(ezctl, d, *dir, *densityN); err != nil {
+				fmt.Fprintf(os.Stderr, "ezbench: density measurements on btrfs failed: %v\n", err)
+				densBtrfs = nil
+			}
+		}
 	}
 	fmt.Println()
 	printTable(os.Stdout, results)
 	printOps(os.Stdout, results)
 	if dens != nil {
 		printDensity(os.Stdout, fsType(ddir), dens)
+	}
+	if densBtrfs != nil {
+		printDensity(os.Stdout, "btrfs, a snapshot per container", densBtrfs)
 	}
 	if *svgOut != "" {
 		if err := writeSVG(*svgOut, d.source, results); err != nil {
@@ -144,7 +154,7 @@ func run() error {
 	if *jsonOut != "" {
 		meta := map[string]any{"data": d.source, "files": d.files, "big_bytes": bigSize, "runs": *runs,
 			"date": time.Now().UTC().Format(time.RFC3339), "cores": runtime.NumCPU()}
-		return writeJSON(*jsonOut, meta, results, dens)
+		return writeJSON(*jsonOut, meta, results, dens, densBtrfs)
 	}
 	return nil
 }
