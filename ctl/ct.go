@@ -225,7 +225,7 @@ type ctInfo struct {
 	Mounted      bool     `json:"mounted"`
 	Root         string   `json:"root"`
 	Private      string   `json:"private"`
-	PrivateBytes int64    `json:"private_bytes"` // disk the private area takes
+	PrivateBytes int64    `json:"private_bytes"` // disk the private area alone takes
 	SharedBytes  int64    `json:"shared_bytes"`  // bytes its link entries read from the template area
 }
 
@@ -276,8 +276,9 @@ func human(n int64) string {
 	return fmt.Sprintf("%dB", n)
 }
 
-// usage sums a private area's disk blocks and the sizes of the template
-// files its link entries stand for.
+// usage sums the disk blocks a private area holds alone (not extents it
+// shares with other files: a btrfs seed's, a reflinked copy-up's) and the
+// sizes of the template files its link entries stand for.
 func usage(a *tmpl.Area, private string, sizes map[string]int64) (priv, shared int64) {
 	buf := make([]byte, 4096)
 	filepath.WalkDir(private, func(p string, d fs.DirEntry, err error) error {
@@ -295,6 +296,9 @@ func usage(a *tmpl.Area, private string, sizes map[string]int64) (priv, shared i
 		}
 		n, err := unix.Lgetxattr(p, ezfs.LinkAttr, buf)
 		if err != nil {
+			if st.Blocks > 0 {
+				priv -= min(st.Blocks*512, sharedBytesOf(p))
+			}
 			return nil
 		}
 		v := string(buf[:n])
@@ -309,6 +313,18 @@ func usage(a *tmpl.Area, private string, sizes map[string]int64) (priv, shared i
 		return nil
 	})
 	return priv, shared
+}
+
+func sharedBytesOf(path string) int64 {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOATIME, 0)
+	if err == unix.EPERM { // O_NOATIME on another's file, without CAP_FOWNER
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	return sharedBytes(fd)
 }
 
 func runExec(c *cli.Context) error {
