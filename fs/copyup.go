@@ -65,6 +65,7 @@ func (t *tree) copyUp(dirfd int, name, value string, trunc int64) (copied int64,
 	if err = unix.Fremovexattr(dst, LinkAttr); err != nil {
 		return 0, err
 	}
+	known.forget(t.era.Load(), entry.Ino)
 	return n, nil
 }
 

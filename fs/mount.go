@@ -83,6 +83,7 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 	}
 
 	t := &tree{tmpl: tmpl, passthrough: !opts.NoPassthrough, log: logger}
+	t.era.Store(newEra())
 	root := &dirNode{node: node{t: t, self: newFDBox(privfd)}}
 	fsname := opts.FsName
 	if fsname == "" {
@@ -183,6 +184,8 @@ func (s *Server) Ops() map[string]int64 { return s.raw.ops.snapshot() }
 func (s *Server) Invalidate(paths []string) {
 	s.t.pre.changed()
 	defer s.t.pre.changed()
+	s.t.era.Store(newEra())
+	defer s.t.era.Store(newEra()) // nothing read during the change stays
 	root := s.root.EmbeddedInode()
 	for _, p := range paths {
 		p = strings.Trim(path.Clean("/"+p), "/")

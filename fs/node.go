@@ -206,6 +206,11 @@ func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableA
 	if mode != unix.S_IFREG {
 		return id, nil, nil
 	}
+	era := t.era.Load()
+	if value, ok := known.lookup(era, st); ok {
+		id.Gen = linkGen(value)
+		return id, t.resolveLink(value, nil), nil
+	}
 	value, ok, err := readLinkValue(dirfd, name)
 	if err != nil && !ok {
 		return id, nil, err
@@ -214,7 +219,11 @@ func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableA
 		return id, nil, nil
 	}
 	id.Gen = linkGen(value)
-	return id, t.resolveLink(value, err), nil
+	lt := t.resolveLink(value, err)
+	if err == nil {
+		known.remember(era, st, lt.value) // the template's copy of the string
+	}
+	return id, lt, nil
 }
 
 // makeChild returns the node for (dirfd, name) with identity id. A child

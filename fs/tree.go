@@ -28,6 +28,7 @@ type tree struct {
 	stats       Stats
 	ra          readahead
 	pre         prefetch
+	era         atomic.Uint64 // of the link values it remembers (knownlinks.go)
 }
 
 // Stats counts what a mount did; read it with Server.Stats.

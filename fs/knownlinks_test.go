@@ -1,0 +1,108 @@
+package fs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// rememberAll lets the test's fresh entries be remembered at once.
+func rememberAll(t *testing.T) {
+	old := knownMinAge
+	knownMinAge = 0
+	t.Cleanup(func() { knownMinAge = old })
+}
+
+func privateStat(t *testing.T, w *world, rel string) *unix.Stat_t {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(w.priv, rel), &st); err != nil {
+		t.Fatal(err)
+	}
+	return &st
+}
+
+// TestKnownLinksNeverStale: a remembered link value is used after the
+// kernel forgot the entry, and never once the entry changed: relinked
+// behind the mount, copied up through it, or after an Invalidate.
+func TestKnownLinksNeverStale(t *testing.T) {
+	rememberAll(t)
+	w := newWorld(t, files{"a": "template a\n", "b": "template b\n"}, nil)
+	makeLink(t, w.priv, "d/l", "pkg/a")
+	era := func() uint64 { return w.srv.t.era.Load() }
+	if got := readFile(t, filepath.Join(w.mnt, "d/l")); got != "template a\n" {
+		t.Fatalf("d/l reads %q", got)
+	}
+	if v, ok := known.lookup(era(), privateStat(t, w, "d/l")); !ok || v != "pkg/a" {
+		t.Fatalf("d/l not remembered after a lookup: %q %v", v, ok)
+	}
+
+	// Relinked behind the mount, no Invalidate: the ctime moved.
+	if err := unix.Lsetxattr(filepath.Join(w.priv, "d/l"), LinkAttr, []byte("pkg/b"), 0); err != nil {
+		t.Fatal(err)
+	}
+	forgetKernelCaches(t)
+	if got := readFile(t, filepath.Join(w.mnt, "d/l")); got != "template b\n" {
+		t.Errorf("after a relink behind the mount d/l reads %q", got)
+	}
+
+	// Copied up (and emptied) through the mount: a plain empty file.
+	if err := os.Truncate(filepath.Join(w.mnt, "d/l"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := known.lookup(era(), privateStat(t, w, "d/l")); ok {
+		t.Error("still remembered after its copy-up")
+	}
+	forgetKernelCaches(t)
+	if got := readFile(t, filepath.Join(w.mnt, "d/l")); got != "" {
+		t.Errorf("after truncating the copy d/l reads %q", got)
+	}
+
+	// Invalidate: nothing remembered before it is used after it.
+	readFile(t, filepath.Join(w.mnt, "a"))
+	st := privateStat(t, w, "a")
+	if _, ok := known.lookup(era(), st); !ok {
+		t.Fatal("a not remembered")
+	}
+	w.srv.Invalidate([]string{"a"})
+	if _, ok := known.lookup(era(), st); ok {
+		t.Error("remembered across an Invalidate")
+	}
+}
+
+// A value is remembered only when the entry's ctime is old enough that
+// a change cannot share its timestamp.
+func TestKnownLinksSkipFreshEntries(t *testing.T) {
+	w := newWorld(t, files{"a": "template a\n"}, nil)
+	readFile(t, filepath.Join(w.mnt, "a"))
+	if _, ok := known.lookup(w.srv.t.era.Load(), privateStat(t, w, "a")); ok {
+		t.Error("an entry changed just now was remembered")
+	}
+}
+
+func TestKnownLinksBounded(t *testing.T) {
+	var k knownLinks
+	old := time.Now().Add(-time.Hour)
+	for i := range maxKnownLinks + 100 {
+		st := unix.Stat_t{Ino: uint64(i), Ctim: unix.NsecToTimespec(old.UnixNano())}
+		k.remember(1, &st, fmt.Sprint(i))
+	}
+	if n := k.size(); n > maxKnownLinks || n < maxKnownLinks*7/8 {
+		t.Errorf("%d values remembered, want at most %d and most of them", n, maxKnownLinks)
+	}
+	st := unix.Stat_t{Ino: maxKnownLinks + 99, Ctim: unix.NsecToTimespec(old.UnixNano())}
+	if v, ok := k.lookup(1, &st); !ok || v != fmt.Sprint(maxKnownLinks+99) {
+		t.Errorf("the newest value: %q %v", v, ok)
+	}
+	st.Ctim.Nsec++
+	if _, ok := k.lookup(1, &st); ok {
+		t.Error("used for another ctime")
+	}
+	if _, ok := k.lookup(2, &st); ok {
+		t.Error("used in another era")
+	}
+}
