@@ -38,12 +38,12 @@ type knownKey struct {
 }
 
 type knownLink struct {
-	ctime unix.Timespec
-	value string
+	ctime int64       // ns
+	link  *linkTarget // for its value, shared with the template's cache
 }
 
-// maxKnownLinks bounds the process's remembered values (about 70 bytes
-// each, the value's bytes shared with the template's resolved links).
+// maxKnownLinks bounds the process's remembered values (at most about
+// 80 bytes each in the map).
 const maxKnownLinks = 1 << 17
 
 var (
@@ -63,14 +63,14 @@ func (k *knownLinks) lookup(era uint64, st *unix.Stat_t) (string, bool) {
 	k.mu.Lock()
 	l, ok := k.m[knownKey{era, st.Ino}]
 	k.mu.Unlock()
-	if !ok || l.ctime != st.Ctim {
+	if !ok || l.ctime != st.Ctim.Nano() {
 		return "", false
 	}
-	return l.value, true
+	return l.link.value, true
 }
 
 // remember records the link value read from an empty file stat as st.
-func (k *knownLinks) remember(era uint64, st *unix.Stat_t, value string) {
+func (k *knownLinks) remember(era uint64, st *unix.Stat_t, link *linkTarget) {
 	if st.Size != 0 || time.Since(time.Unix(st.Ctim.Unix())) < knownMinAge {
 		return
 	}
@@ -88,7 +88,7 @@ func (k *knownLinks) remember(era uint64, st *unix.Stat_t, value string) {
 			}
 		}
 	}
-	k.m[knownKey{era, st.Ino}] = knownLink{ctime: st.Ctim, value: value}
+	k.m[knownKey{era, st.Ino}] = knownLink{ctime: st.Ctim.Nano(), link: link}
 }
 
 func (k *knownLinks) forget(era, ino uint64) {

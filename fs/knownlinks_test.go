@@ -89,7 +89,7 @@ func TestKnownLinksBounded(t *testing.T) {
 	old := time.Now().Add(-time.Hour)
 	for i := range maxKnownLinks + 100 {
 		st := unix.Stat_t{Ino: uint64(i), Ctim: unix.NsecToTimespec(old.UnixNano())}
-		k.remember(1, &st, fmt.Sprint(i))
+		k.remember(1, &st, &linkTarget{value: fmt.Sprint(i)})
 	}
 	if n := k.size(); n > maxKnownLinks || n < maxKnownLinks*7/8 {
 		t.Errorf("%d values remembered, want at most %d and most of them", n, maxKnownLinks)

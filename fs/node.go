@@ -221,7 +221,7 @@ func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableA
 	id.Gen = linkGen(value)
 	lt := t.resolveLink(value, err)
 	if err == nil {
-		known.remember(era, st, lt.value) // the template's copy of the string
+		known.remember(era, st, lt)
 	}
 	return id, lt, nil
 }
