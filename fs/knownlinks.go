@@ -23,7 +23,7 @@ import (
 // a second old, so that a change right after the read cannot land on the
 // same (coarse) timestamp. Copy-ups through the mount forget the inode
 // besides; a change behind the mount (mountd's Invalidate) starts the
-// tree on a new era, which makes everything it remembered unreachable.
+// tree on a new era and forgets the old one's, as does the mount's end.
 //
 // One bound for the whole process, as mountd serves many mounts: past it
 // an eighth of the values, whichever the map yields first, go.
@@ -95,6 +95,18 @@ func (k *knownLinks) forget(era, ino uint64) {
 	k.mu.Lock()
 	delete(k.m, knownKey{era, ino})
 	k.mu.Unlock()
+}
+
+// dropEra forgets what was remembered in era, which no tree uses any
+// more: its memory goes back at once, not when the bound is reached.
+func (k *knownLinks) dropEra(era uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for key := range k.m {
+		if key.era == era {
+			delete(k.m, key)
+		}
+	}
 }
 
 // size is for tests.

@@ -68,9 +68,22 @@ func TestKnownLinksNeverStale(t *testing.T) {
 	if _, ok := known.lookup(era(), st); !ok {
 		t.Fatal("a not remembered")
 	}
+	before := known.size()
 	w.srv.Invalidate([]string{"a"})
 	if _, ok := known.lookup(era(), st); ok {
 		t.Error("remembered across an Invalidate")
+	}
+	if known.size() >= before {
+		t.Errorf("%d values remembered before the Invalidate, %d after", before, known.size())
+	}
+	// The end of the mount forgets its values.
+	readFile(t, filepath.Join(w.mnt, "a"))
+	if known.size() == 0 {
+		t.Fatal("a not remembered again")
+	}
+	w.unmount(t)
+	if n := known.size(); n != 0 {
+		t.Errorf("%d values remembered after the unmount", n)
 	}
 }
 

@@ -159,6 +159,7 @@ func (s *Server) Unmount(lazy bool) error {
 func (s *Server) Wait() {
 	s.srv.Wait()
 	s.t.stopReadahead()
+	known.dropEra(s.t.era.Load())
 	// The kernel sends no FORGET for what it still caches at unmount:
 	// close every directory's fd now, not whenever the GC gets to it.
 	closeDirs(s.root.EmbeddedInode())
@@ -184,8 +185,8 @@ func (s *Server) Ops() map[string]int64 { return s.raw.ops.snapshot() }
 func (s *Server) Invalidate(paths []string) {
 	s.t.pre.changed()
 	defer s.t.pre.changed()
-	s.t.era.Store(newEra())
-	defer s.t.era.Store(newEra()) // nothing read during the change stays
+	known.dropEra(s.t.era.Swap(newEra()))
+	defer func() { known.dropEra(s.t.era.Swap(newEra())) }() // nor what was read meanwhile
 	root := s.root.EmbeddedInode()
 	for _, p := range paths {
 		p = strings.Trim(path.Clean("/"+p), "/")

@@ -222,6 +222,9 @@ func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableA
 	lt := t.resolveLink(value, err)
 	if err == nil {
 		known.remember(era, st, lt)
+		if t.era.Load() != era {
+			known.forget(era, st.Ino) // an Invalidate dropped that era meanwhile
+		}
 	}
 	return id, lt, nil
 }
