@@ -110,13 +110,28 @@ func run() error {
 		if want != nil && !slices.Contains(want, w.name) {
 			continue
 		}
+		var ms []*measurer
 		for _, t := range targets {
-			if w.skip != nil && w.skip(t) {
-				continue
+			if w.skip == nil || !w.skip(t) {
+				ms = append(ms, &measurer{w: w, t: t, d: d})
 			}
-			r := measure(w, t, d, *runs)
+		}
+		n := *runs
+		if w.once {
+			n = 1
+		}
+		// Run i of every target, then run i+1: a slow spell of this
+		// machine's disk or host then falls on all of them, not on
+		// whichever target was being measured.
+		for i := 0; i < n; i++ {
+			for _, m := range ms {
+				m.sample()
+			}
+		}
+		for _, m := range ms {
+			r := m.result()
 			results = append(results, r)
-			fmt.Fprintf(os.Stderr, "  %-16s %-20s %s\n", w.label(), t.Name(), format(r.median(), r.Unit))
+			fmt.Fprintf(os.Stderr, "  %-16s %-20s %s\n", w.label(), m.t.Name(), format(r.median(), r.Unit))
 		}
 	}
 	var dens, densBtrfs []densityResult
@@ -157,62 +172,6 @@ func run() error {
 		return writeJSON(*jsonOut, meta, results, dens, densBtrfs)
 	}
 	return nil
-}
-
-func measure(w workload, t target, d *dataset, runs int) (r result) {
-	r = result{Workload: w.label(), Target: t.Name(), Unit: w.unit}
-	run := 0
-	if w.once {
-		runs = 1
-	} else if !w.cold && !w.fresh {
-		if _, err := w.run(t, d, run); err != nil { // warm-up
-			r.Error = err.Error()
-			return r
-		}
-		run++
-	}
-	et, counted := t.(*ezfsTarget)
-	var before map[string]int64
-	if counted {
-		before = et.opCounts()
-		defer func() {
-			if n := len(r.Samples); n > 0 && !w.fresh {
-				r.Ops = map[string]int64{}
-				for op, v := range et.opCounts() {
-					if d := (v - before[op]) / int64(n); d > 0 {
-						r.Ops[op] = d
-					}
-				}
-			}
-		}()
-	}
-	for i := 0; i < runs; i++ {
-		if w.fresh && !w.once {
-			if _, err := t.Fresh(0); err != nil {
-				r.Error = err.Error()
-				return r
-			}
-		}
-		if w.cold {
-			if _, err := t.Open(0); err != nil { // mounted before the caches go
-				r.Error = err.Error()
-				return r
-			}
-			if err := dropCaches(); err != nil {
-				r.Error = err.Error()
-				return r
-			}
-			settle(serverPIDs(t))
-		}
-		v, err := w.run(t, d, run)
-		run++
-		if err != nil {
-			r.Error = err.Error()
-			return r
-		}
-		r.Samples = append(r.Samples, v)
-	}
-	return r
 }
 
 func serverPIDs(t target) []int {
