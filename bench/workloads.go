@@ -94,6 +94,23 @@ func walk(root string, d *dataset) error {
 
 var readBuf = make([]byte, 1<<20)
 
+// readThrough reads r to its end in reads of 1 MiB, as cp or dd would.
+// (io.Copy to io.Discard reads 8 KiB at a time, whatever buffer it is
+// given: 131,072 system calls per GiB measure the calls, not the reads.)
+func readThrough(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		n, err := r.Read(readBuf)
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // readAll opens, reads and closes every regular file of the tree.
 func readAll(root string, d *dataset) error {
 	var total int64
@@ -105,7 +122,7 @@ func readAll(root string, d *dataset) error {
 		if err != nil {
 			return err
 		}
-		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, readBuf)
+		n, err := readThrough(f)
 		f.Close()
 		total += n
 		return err
@@ -122,7 +139,7 @@ func stream(root string, d *dataset) error {
 		return err
 	}
 	defer f.Close()
-	n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, readBuf)
+	n, err := readThrough(f)
 	if err == nil && n != d.bigSize {
 		err = fmt.Errorf("read %d of %d bytes", n, d.bigSize)
 	}
