@@ -34,6 +34,7 @@ check: ## vet, gofmt, staticcheck
 bench: build ## the standard benchmark suite: ezfs against native, overlayfs, fuse-overlayfs (needs root, FUSE)
 	@mkdir -p bench-out
 	@command -v fuse-overlayfs >/dev/null || apt-get install -y -qq fuse-overlayfs >/dev/null || echo "bench: fuse-overlayfs could not be installed; it is skipped"
+	@command -v mkfs.btrfs >/dev/null || apt-get install -y -qq btrfs-progs >/dev/null || echo "bench: btrfs-progs could not be installed; the density measurements on btrfs are skipped"
 	$(BIN)/ezbench --json bench-out/bench.json --svg bench-out/bench.svg
 
 bench-quick: build ## a short benchmark run, smaller data
