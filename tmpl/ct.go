@@ -115,7 +115,8 @@ func (ct *CT) saveApps(apps []string) error {
 
 // Create makes container id from the cache of an OS template (creating
 // the cache first if it is missing): the private area is unpacked beside
-// its place and renamed in, so it exists whole or not at all.
+// its place, or on btrfs snapshotted from the template's seed (seed.go),
+// and renamed in, so it exists whole or not at all.
 func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, opts CTOptions) (*CT, error) {
 	rep := opts.Reporter
 	if rep == nil {
