@@ -7,6 +7,10 @@
 # minimizing a new input on a loaded machine); that is a race in Go, not
 # a finding: it is reported, the target's corpus is run once more as
 # plain tests, and the run goes on.
+#
+# Minimizing a new input is bounded to 50 runs: by default it may take a
+# minute, and targets that write files (FuzzLoadTemplate, FuzzLoadState)
+# stopped executing for the rest of their time while one was minimized.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 time=${1:-20s}
@@ -18,7 +22,7 @@ for pkg in $(go list ./...); do
 		corpus=$dir/testdata/fuzz/$target
 		before=$(inputs "$corpus")
 		out=$(mktemp)
-		if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$time" "$pkg" 2>&1 | tee "$out"; then
+		if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$time" -fuzzminimizetime 50x "$pkg" 2>&1 | tee "$out"; then
 			rm -f "$out"
 			continue
 		fi
