@@ -28,7 +28,7 @@ import (
 // One bound for the whole process, as mountd serves many mounts: past it
 // an eighth of the values, whichever the map yields first, go.
 type knownLinks struct {
-	mu sync.Mutex
+	mu sync.RWMutex // lookups, one per entry a listing or lookup stats, share it
 	m  map[knownKey]knownLink
 }
 
@@ -60,9 +60,9 @@ func (k *knownLinks) lookup(era uint64, st *unix.Stat_t) (string, bool) {
 	if st.Size != 0 {
 		return "", false
 	}
-	k.mu.Lock()
+	k.mu.RLock()
 	l, ok := k.m[knownKey{era, st.Ino}]
-	k.mu.Unlock()
+	k.mu.RUnlock()
 	if !ok || l.ctime != st.Ctim.Nano() {
 		return "", false
 	}
@@ -111,7 +111,7 @@ func (k *knownLinks) dropEra(era uint64) {
 
 // size is for tests.
 func (k *knownLinks) size() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	return len(k.m)
 }
