@@ -39,7 +39,7 @@ type knownKey struct {
 
 type knownLink struct {
 	ctime int64       // ns
-	link  *linkTarget // for its value, shared with the template's cache
+	link  *linkTarget // resolved, shared with the template's cache
 }
 
 // maxKnownLinks bounds the process's remembered values (at most about
@@ -55,21 +55,23 @@ var (
 
 func newEra() uint64 { return lastEra.Add(1) }
 
-// lookup returns the value remembered for st, if it still holds.
-func (k *knownLinks) lookup(era uint64, st *unix.Stat_t) (string, bool) {
+// lookup returns the resolved link remembered for st, if it still holds.
+func (k *knownLinks) lookup(era uint64, st *unix.Stat_t) (*linkTarget, bool) {
 	if st.Size != 0 {
-		return "", false
+		return nil, false
 	}
 	k.mu.RLock()
 	l, ok := k.m[knownKey{era, st.Ino}]
 	k.mu.RUnlock()
 	if !ok || l.ctime != st.Ctim.Nano() {
-		return "", false
+		return nil, false
 	}
-	return l.link.value, true
+	return l.link, true
 }
 
-// remember records the link value read from an empty file stat as st.
+// remember records the link read from an empty file stat as st; only
+// a resolved one, as the template keeps no failure either (the package
+// may be installed later).
 func (k *knownLinks) remember(era uint64, st *unix.Stat_t, link *linkTarget) {
 	if st.Size != 0 || time.Since(time.Unix(st.Ctim.Unix())) < knownMinAge {
 		return

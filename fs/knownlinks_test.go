@@ -37,8 +37,8 @@ func TestKnownLinksNeverStale(t *testing.T) {
 	if got := readFile(t, filepath.Join(w.mnt, "d/l")); got != "template a\n" {
 		t.Fatalf("d/l reads %q", got)
 	}
-	if v, ok := known.lookup(era(), privateStat(t, w, "d/l")); !ok || v != "pkg/a" {
-		t.Fatalf("d/l not remembered after a lookup: %q %v", v, ok)
+	if lt, ok := known.lookup(era(), privateStat(t, w, "d/l")); !ok || lt.value != "pkg/a" {
+		t.Fatalf("d/l not remembered after a lookup: %v %v", lt, ok)
 	}
 
 	// Relinked behind the mount, no Invalidate: the ctime moved.
@@ -108,8 +108,8 @@ func TestKnownLinksBounded(t *testing.T) {
 		t.Errorf("%d values remembered, want at most %d and most of them", n, maxKnownLinks)
 	}
 	st := unix.Stat_t{Ino: maxKnownLinks + 99, Ctim: unix.NsecToTimespec(old.UnixNano())}
-	if v, ok := k.lookup(1, &st); !ok || v != fmt.Sprint(maxKnownLinks+99) {
-		t.Errorf("the newest value: %q %v", v, ok)
+	if lt, ok := k.lookup(1, &st); !ok || lt.value != fmt.Sprint(maxKnownLinks+99) {
+		t.Errorf("the newest value: %v %v", lt, ok)
 	}
 	st.Ctim.Nsec++
 	if _, ok := k.lookup(1, &st); ok {
@@ -117,5 +117,24 @@ func TestKnownLinksBounded(t *testing.T) {
 	}
 	if _, ok := k.lookup(2, &st); ok {
 		t.Error("used in another era")
+	}
+}
+
+// A link whose target is missing is not remembered: once the package
+// is installed, the entry reads as its file.
+func TestKnownLinksSkipDangling(t *testing.T) {
+	rememberAll(t)
+	w := newWorld(t, nil, nil)
+	makeLink(t, w.priv, "later", "pkg2/later")
+	if _, err := os.ReadFile(filepath.Join(w.mnt, "later")); err == nil {
+		t.Fatal("a dangling link reads")
+	}
+	if _, ok := known.lookup(w.srv.t.era.Load(), privateStat(t, w, "later")); ok {
+		t.Error("a dangling link was remembered")
+	}
+	writeFiles(t, filepath.Join(w.tmpl, "pkg2"), files{"later": "here now\n"})
+	forgetKernelCaches(t)
+	if got := readFile(t, filepath.Join(w.mnt, "later")); got != "here now\n" {
+		t.Errorf("after its package came: %q", got)
 	}
 }

@@ -207,9 +207,9 @@ func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableA
 		return id, nil, nil
 	}
 	era := t.era.Load()
-	if value, ok := known.lookup(era, st); ok {
-		id.Gen = linkGen(value)
-		return id, t.resolveLink(value, nil), nil
+	if lt, ok := known.lookup(era, st); ok {
+		id.Gen = linkGen(lt.value)
+		return id, lt, nil
 	}
 	value, ok, err := readLinkValue(dirfd, name)
 	if err != nil && !ok {
@@ -220,7 +220,7 @@ func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableA
 	}
 	id.Gen = linkGen(value)
 	lt := t.resolveLink(value, err)
-	if err == nil {
+	if err == nil && lt.err == nil {
 		known.remember(era, st, lt)
 		if t.era.Load() != era {
 			known.forget(era, st.Ino) // an Invalidate dropped that era meanwhile
