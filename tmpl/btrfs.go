@@ -42,11 +42,8 @@ func onBtrfs(fd int) bool {
 // subvolume.
 func isSubvolume(dirfd int, name string) bool {
 	var st unix.Stat_t
-	if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Ino != btrfsFirstFreeObjectID {
-		return false
-	}
-	var fs unix.Statfs_t
-	return unix.Fstatfs(dirfd, &fs) == nil && fs.Type == unix.BTRFS_SUPER_MAGIC
+	return unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		st.Ino == btrfsFirstFreeObjectID && onBtrfs(dirfd)
 }
 
 func btrfsIoctl(fd int, req uintptr, arg unsafe.Pointer) error {
