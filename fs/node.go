@@ -230,10 +230,16 @@ func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableA
 }
 
 // makeChild returns the node for (dirfd, name) with identity id. A child
-// the bridge already knows under that name and identity is reused as it
-// is, which saves opening a directory fd that would only be thrown away.
+// the bridge already knows under that name and identity is reused (a
+// link with its target as just resolved), which saves opening a
+// directory fd that would only be thrown away.
 func (t *tree) makeChild(ctx context.Context, parent *fusefs.Inode, dirfd int, name string, st *unix.Stat_t, id fusefs.StableAttr, link *linkTarget) (*fusefs.Inode, error) {
 	if old := parent.GetChild(name); old != nil && old.StableAttr() == id {
+		// Same value, resolved again: a target missing then may be there
+		// now (its package was installed).
+		if ln, ok := old.Operations().(*linkNode); ok && link != nil {
+			ln.link.Store(link)
+		}
 		return old, nil
 	}
 	var ops fusefs.InodeEmbedder
