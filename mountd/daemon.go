@@ -57,6 +57,7 @@ type Daemon struct {
 
 	mu        sync.Mutex
 	mounts    map[string]*mount // by mountpoint
+	reserved  map[string]bool   // mountpoints being mounted, outside the lock
 	templates map[string]*sharedTemplate
 	stopping  bool
 }
@@ -85,20 +86,25 @@ func New(opts Options) *Daemon {
 		opts.State = StatePath(opts.Socket)
 	}
 	return &Daemon{opts: opts, log: opts.Logger, started: time.Now(),
-		mounts: map[string]*mount{}, templates: map[string]*sharedTemplate{}}
+		mounts: map[string]*mount{}, reserved: map[string]bool{}, templates: map[string]*sharedTemplate{}}
 }
 
-// Mount mounts rec and records it.
+// Mount mounts rec and records it. The daemon's lock is not held while
+// the kernel mounts: one slow mount (a template on a cold disk, a kernel
+// waiting on a dead peer) must not stall every other request. The
+// mountpoint is reserved meanwhile, so a second request for it is
+// refused rather than raced.
 func (d *Daemon) Mount(rec Record) (*MountInfo, error) {
 	if err := rec.check(); err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.stopping {
+		d.mu.Unlock()
 		return nil, fmt.Errorf("mountd is stopping")
 	}
 	if m, ok := d.mounts[rec.Mountpoint]; ok && !m.detached {
+		defer d.mu.Unlock()
 		if m.Private == rec.Private && m.Template == rec.Template {
 			// Already what was asked, e.g. remounted by recovery after
 			// the daemon was killed: nothing to do.
@@ -107,57 +113,100 @@ func (d *Daemon) Mount(rec Record) (*MountInfo, error) {
 		}
 		return nil, fmt.Errorf("%w: %s (private %s)", ErrAlreadyMounted, rec.Mountpoint, m.Private)
 	}
-	if err := d.mountLocked(rec); err != nil {
+	if d.reserved[rec.Mountpoint] {
+		d.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s is being mounted by another request", ErrAlreadyMounted, rec.Mountpoint)
+	}
+	d.reserved[rec.Mountpoint] = true
+	d.mu.Unlock()
+
+	m, err := d.mountUnlocked(rec)
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.reserved, rec.Mountpoint)
+	if err != nil {
 		return nil, err
 	}
+	if d.stopping {
+		// shutdown did not see this mount: end it here, as it would.
+		d.mu.Unlock()
+		m.srv.Unmount(true)
+		d.mu.Lock()
+		d.releaseTemplateLocked(rec.Template)
+		return nil, fmt.Errorf("mountd is stopping")
+	}
+	d.addLocked(m)
 	if err := d.saveLocked(); err != nil {
 		d.log.Error("save state", "err", err)
 	}
-	info := d.mounts[rec.Mountpoint].info()
+	info := m.info()
 	return &info, nil
 }
 
-func (d *Daemon) mountLocked(rec Record) error {
+// mountUnlocked checks rec's directories and mounts it. It takes the
+// daemon's lock only to share the template area.
+func (d *Daemon) mountUnlocked(rec Record) (*mount, error) {
 	if m, ok, _ := mountinfo.Find(rec.Mountpoint); ok {
 		if m.FSType == mountinfo.EzfsType && mountinfo.Dead(rec.Mountpoint) {
 			// Left by a daemon that was killed: nobody serves it.
 			d.log.Info("detaching dead mount", "mountpoint", rec.Mountpoint, "ctid", rec.ID)
 			unix.Unmount(rec.Mountpoint, unix.MNT_DETACH)
 		} else {
-			return fmt.Errorf("%w: %s is a mount point already (%s of %s)", ErrAlreadyMounted, rec.Mountpoint, m.FSType, m.Source)
+			return nil, fmt.Errorf("%w: %s is a mount point already (%s of %s)", ErrAlreadyMounted, rec.Mountpoint, m.FSType, m.Source)
 		}
 	}
 	for _, p := range []struct{ what, path string }{{"template area", rec.Template}, {"private tree", rec.Private}, {"mountpoint", rec.Mountpoint}} {
 		st, err := os.Stat(p.path)
 		if err != nil || !st.IsDir() {
-			return fmt.Errorf("%w: %s %s is not a directory (%v)", ErrBadRequest, p.what, p.path, err)
+			return nil, fmt.Errorf("%w: %s %s is not a directory (%v)", ErrBadRequest, p.what, p.path, err)
 		}
 	}
-	st := d.templates[rec.Template]
-	if st == nil {
-		t, err := fs.OpenTemplate(rec.Template, d.log)
-		if err != nil {
-			return err
-		}
-		st = &sharedTemplate{t: t}
-		d.templates[rec.Template] = st
+	t, err := d.acquireTemplate(rec.Template)
+	if err != nil {
+		return nil, err
 	}
 	log := d.log.With("ctid", rec.ID, "mountpoint", rec.Mountpoint)
-	srv, err := fs.Mount(rec.Mountpoint, fs.Options{
-		TemplateRoot: rec.Template, PrivateRoot: rec.Private, Template: st.t,
+	srv, err := mountFS(rec.Mountpoint, fs.Options{
+		TemplateRoot: rec.Template, PrivateRoot: rec.Private, Template: t,
 		NoPassthrough: rec.NoPassthrough, NoSetuid: rec.NoSetuid, NoDevices: rec.NoDevices, Debug: rec.Debug, Logger: log,
 	})
 	if err != nil {
+		d.mu.Lock()
 		d.releaseTemplateLocked(rec.Template)
+		d.mu.Unlock()
 		log.Error("mount failed", "private", rec.Private, "err", err)
-		return err
+		return nil, err
+	}
+	log.Info("mounted", "private", rec.Private, "template", rec.Template, "passthrough", srv.Passthrough())
+	return &mount{Record: rec, srv: srv, since: time.Now(), done: make(chan struct{})}, nil
+}
+
+// mountFS is fs.Mount; tests put a slow mount in its place.
+var mountFS = fs.Mount
+
+// acquireTemplate opens a template area once for all its mounts and
+// counts the mount in; releaseTemplateLocked counts it out.
+func (d *Daemon) acquireTemplate(root string) (*fs.Template, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.templates[root]
+	if st == nil {
+		t, err := fs.OpenTemplate(root, d.log)
+		if err != nil {
+			return nil, err
+		}
+		st = &sharedTemplate{t: t}
+		d.templates[root] = st
 	}
 	st.refs++
-	m := &mount{Record: rec, srv: srv, since: time.Now(), done: make(chan struct{})}
-	d.mounts[rec.Mountpoint] = m
-	log.Info("mounted", "private", rec.Private, "template", rec.Template, "passthrough", srv.Passthrough())
+	return st.t, nil
+}
+
+// addLocked makes a new mount known and watches for its end.
+func (d *Daemon) addLocked(m *mount) {
+	d.mounts[m.Mountpoint] = m
 	go d.watch(m)
-	return nil
 }
 
 // watch waits until the kernel ends a mount, by the API or by a plain
@@ -292,15 +341,20 @@ func (d *Daemon) recover() {
 		d.log.Error("read state", "err", err)
 		return
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	// Nothing is served yet: no request can race these mounts.
 	for _, rec := range recs {
-		if err := d.mountLocked(rec); err != nil {
+		m, err := d.mountUnlocked(rec)
+		if err != nil {
 			d.log.Error("recover mount", "ctid", rec.ID, "mountpoint", rec.Mountpoint, "err", err)
 			continue
 		}
+		d.mu.Lock()
+		d.addLocked(m)
+		d.mu.Unlock()
 		d.log.Info("recovered", "ctid", rec.ID, "mountpoint", rec.Mountpoint)
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if err := d.saveLocked(); err != nil {
 		d.log.Error("save state", "err", err)
 	}
