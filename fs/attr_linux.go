@@ -45,8 +45,9 @@ func utimesAt(dirfd int, name string, ts [2]unix.Timespec) error {
 }
 
 // truncateAt prefers the caller's open handle (ftruncate); without one it
-// opens the file for writing, which O_NOFOLLOW keeps inside the tree.
-func truncateAt(dirfd int, name string, h *handle, size int64) error {
+// opens the node's file for writing, and only if the name still leads to
+// it (reopen.go).
+func (n *node) truncateAt(dirfd int, name string, h *handle, size int64) error {
 	if h != nil && h.writable {
 		return retryEINTR0(func() error { return unix.Ftruncate(h.fd, size) })
 	}
@@ -59,16 +60,14 @@ func truncateAt(dirfd int, name string, h *handle, size int64) error {
 			return unix.EISDIR
 		}
 		// An unlinked file reached only through a read-only handle.
-		fd, err := retryEINTR(func() (int, error) {
-			return unix.Open(procPath(dirfd, ""), unix.O_WRONLY|unix.O_CLOEXEC, 0)
-		})
+		fd, err := reopenFD(dirfd, unix.O_WRONLY)
 		if err != nil {
 			return err
 		}
 		defer closeFD(fd)
 		return retryEINTR0(func() error { return unix.Ftruncate(fd, size) })
 	}
-	fd, err := openat(dirfd, name, unix.O_WRONLY|unix.O_NONBLOCK, 0)
+	fd, err := n.openPrivate(dirfd, name, unix.O_WRONLY)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ type node struct {
 	fusefs.Inode
 	t    *tree
 	self *fdBox // directories only: their own O_PATH fd
+	dev  uint64 // files and links: the private file's device (its inode is StableAttr().Ino)
 }
 
 var (
@@ -158,7 +159,7 @@ func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
 	}
 	if size, ok := in.GetSize(); ok {
 		h, _ := f.(*handle)
-		if err := truncateAt(dirfd, name, h, int64(size)); err != nil {
+		if err := n.truncateAt(dirfd, name, h, int64(size)); err != nil {
 			return err
 		}
 	}
@@ -258,11 +259,11 @@ func (t *tree) makeChild(ctx context.Context, parent *fusefs.Inode, dirfd int, n
 		runtime.AddCleanup(d, (*fdBox).close, d.self)
 		ops = d
 	case link != nil:
-		ln := &linkNode{node: node{t: t}}
+		ln := &linkNode{node: node{t: t, dev: st.Dev}}
 		ln.link.Store(link)
 		ops = ln
 	case id.Mode == unix.S_IFREG:
-		ops = &fileNode{node: node{t: t}}
+		ops = &fileNode{node: node{t: t, dev: st.Dev}}
 	default:
 		ops = &specialNode{node: node{t: t}}
 	}

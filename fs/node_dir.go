@@ -205,7 +205,7 @@ func (d *dirNode) finishOpenCreate(ctx context.Context, fd int, name string, fla
 		return nil, nil, d.t.errno(err)
 	}
 	fillAttr(&out.Attr, &st)
-	fn := &fileNode{node: node{t: d.t}}
+	fn := &fileNode{node: node{t: d.t, dev: st.Dev}}
 	child := d.NewInode(ctx, fn, fusefs.StableAttr{Mode: unix.S_IFREG, Ino: st.Ino, Gen: genPlain})
 	// The bridge may have picked an older node of the same identity.
 	owner, _ := child.Operations().(*fileNode)
