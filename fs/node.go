@@ -140,7 +140,9 @@ func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
 	}
 	uid, uok := in.GetUID()
 	gid, gok := in.GetGID()
-	if uok || gok {
+	// chown(path, -1, -1) comes with nothing to set, and still moves the
+	// ctime on a local filesystem; so does the backing chown.
+	if uok || gok || in.Valid&setattrChanges == 0 {
 		u, g := -1, -1
 		if uok {
 			u = int(uid)
@@ -174,6 +176,10 @@ func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
 	}
 	return nil
 }
+
+// setattrChanges are the SETATTR bits that change an attribute.
+const setattrChanges = fuse.FATTR_UID | fuse.FATTR_GID | fuse.FATTR_MODE | fuse.FATTR_SIZE |
+	fuse.FATTR_ATIME | fuse.FATTR_MTIME | fuse.FATTR_ATIME_NOW | fuse.FATTR_MTIME_NOW
 
 func setTime(valid, set, now uint32, sec uint64, nsec uint32) unix.Timespec {
 	switch {
