@@ -155,7 +155,7 @@ func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
 		}
 	}
 	if mode, ok := in.GetMode(); ok {
-		if err := chmodAt(dirfd, name, mode&07777); err != nil {
+		if err := chmodAt(dirfd, name, n.StableAttr().Ino, mode&07777); err != nil {
 			return err
 		}
 	}

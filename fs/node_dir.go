@@ -115,7 +115,7 @@ func (d *dirNode) finishCreate(ctx context.Context, name string, mode uint32, ou
 		err = chownAt(dirfd, name, uid, gid)
 	}
 	if err == nil && mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-		err = chmodAt(dirfd, name, mode&07777) // the chown cleared them
+		err = chmodAt(dirfd, name, 0, mode&07777) // the chown cleared them
 	}
 	var child *fusefs.Inode
 	if err == nil {

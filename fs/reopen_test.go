@@ -239,3 +239,28 @@ func TestOpenUnlinkedWhileHandlesClose(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d opens through a handle, %d found none", ok, failed)
 }
+
+// TestChmodRefusesWhatReplacedTheFile: a chmod the kernel allowed on one
+// file does not land on another renamed over its name meanwhile.
+func TestChmodRefusesWhatReplacedTheFile(t *testing.T) {
+	w := newWorld(t, nil, files{"f": "mine\n"})
+	if _, err := os.Stat(filepath.Join(w.mnt, "f")); err != nil {
+		t.Fatal(err)
+	}
+	fn := w.srv.root.EmbeddedInode().GetChild("f").Operations().(*fileNode)
+	replaceBehind(t, w, "f", "file")
+	if err := os.Chmod(filepath.Join(w.priv, "f"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := &fuse.SetAttrIn{SetAttrInCommon: fuse.SetAttrInCommon{Valid: fuse.FATTR_MODE, Mode: 0o777}}
+	if errno := fn.Setattr(context.Background(), nil, in, &fuse.AttrOut{}); errno != syscall.ESTALE {
+		t.Errorf("chmod of a file replaced by another: errno %v, want ESTALE", errno)
+	}
+	st, err := os.Stat(filepath.Join(w.priv, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("the file renamed over f has mode %v", st.Mode())
+	}
+}
