@@ -55,6 +55,9 @@ func LoadInstalled(dir string) (*Installed, error) {
 		return nil, fmt.Errorf("package %s: bad control file (%v)", filepath.Base(dir), err)
 	}
 	c := st[0]
+	if err := checkKey(c.Get("Package"), c.Get("Version"), c.Get("Architecture")); err != nil {
+		return nil, fmt.Errorf("package %s: %s: %w", filepath.Base(dir), controlFile, err)
+	}
 	return &Installed{Name: c.Get("Package"), Version: c.Get("Version"), Arch: c.Get("Architecture"),
 		Key: filepath.Base(dir), Dir: dir, Entries: entries, Control: c}, nil
 }

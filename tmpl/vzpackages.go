@@ -32,8 +32,11 @@ func ReadVZPackages(r io.Reader, name string) ([]PkgLine, error) {
 			continue
 		}
 		f := strings.Fields(line)
-		if len(f) != 4 || !ValidVersion(f[1]) {
+		if len(f) != 4 {
 			return nil, fmt.Errorf("%s:%d: want \"name version arch template\", got %q", name, n, line)
+		}
+		if err := checkKey(f[0], f[1], f[2]); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 		}
 		out = append(out, PkgLine{f[0], f[1], f[2], f[3]})
 	}
