@@ -52,3 +52,13 @@ func needArgs(c *cli.Context, n int, what string) error {
 	}
 	return nil
 }
+
+// ctidArg is the command's first argument, a container id, checked the
+// one way every command checks it (tmpl.CheckCTID).
+func ctidArg(c *cli.Context) (string, error) {
+	id := c.Args().First()
+	if err := tmpl.CheckCTID(id); err != nil {
+		return "", fmt.Errorf("%s: %w", c.Command.HelpName, err)
+	}
+	return id, nil
+}

@@ -37,11 +37,15 @@ func openCT(c *cli.Context) (*tmpl.CT, error) {
 	if c.NArg() < 1 {
 		return nil, fmt.Errorf("%s: want a CTID (see %s --help)", c.Command.HelpName, c.Command.HelpName)
 	}
+	id, err := ctidArg(c)
+	if err != nil {
+		return nil, err
+	}
 	a, cfg, err := area(c)
 	if err != nil {
 		return nil, err
 	}
-	return a.OpenCT(cfg, c.Args().First())
+	return a.OpenCT(cfg, id)
 }
 
 // isMounted reports whether the container's root is a live ezfs mount.
@@ -109,8 +113,12 @@ func runCreate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	id, err := ctidArg(c)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	ct, err := a.Create(c.Context, cfg, c.Args().First(), c.String("ostemplate"), tmpl.CTOptions{Reporter: newReporter(), Mount: mountInProcess})
+	ct, err := a.Create(c.Context, cfg, id, c.String("ostemplate"), tmpl.CTOptions{Reporter: newReporter(), Mount: mountInProcess})
 	if err != nil {
 		return err
 	}
@@ -369,11 +377,14 @@ func runDestroy(c *cli.Context) error {
 	if err := needRoot("destroy"); err != nil {
 		return err
 	}
+	id, err := ctidArg(c)
+	if err != nil {
+		return err
+	}
 	a, cfg, err := area(c)
 	if err != nil {
 		return err
 	}
-	id := c.Args().First()
 	if err := a.Destroy(cfg, id, isMounted(cfg.Root(id))); err != nil {
 		return err
 	}

@@ -33,8 +33,8 @@ func Containers(cfg *Config) ([]*Container, error) {
 	}
 	for _, m := range matches {
 		id := strings.TrimSuffix(strings.TrimPrefix(m, prefix), suffix)
-		if id == "" || strings.Contains(id, "/") || strings.HasPrefix(id, ".") {
-			continue
+		if CheckCTID(id) != nil {
+			continue // staging (.new-*), or not a container's directory
 		}
 		ct, err := LoadContainer(cfg, id)
 		if err != nil {
@@ -48,6 +48,9 @@ func Containers(cfg *Config) ([]*Container, error) {
 
 // LoadContainer reads the ve.conf of container id.
 func LoadContainer(cfg *Config, id string) (*Container, error) {
+	if err := CheckCTID(id); err != nil {
+		return nil, err
+	}
 	priv := cfg.Private(id)
 	f, err := os.Open(filepath.Join(priv, VEConfFile))
 	if err != nil {

@@ -244,3 +244,76 @@ func (r *Root) ReadDirNames(p string) ([]string, error) {
 // ProcPath names an fd for calls that take only a path (mount(2)
 // targets): /proc/self/fd/N resolves to the fd's own file.
 func ProcPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
+
+// Walk calls fn for every entry below the directory dirfd, parents
+// before their entries, with the directory it is in (an fd valid during
+// the call), its name, its path from dirfd and its lstat. No symlink is
+// followed: each directory is opened from its parent with O_NOFOLLOW.
+func Walk(dirfd int, fn func(dirfd int, name, rel string, st *unix.Stat_t) error) error {
+	fd, err := unix.Openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	return walk(fd, "", fn)
+}
+
+// walk owns fd.
+func walk(fd int, rel string, fn func(int, string, string, *unix.Stat_t) error) error {
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			continue // gone meanwhile
+		}
+		p := path.Join(rel, name)
+		if err := fn(fd, name, p, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			continue
+		}
+		sub, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue // replaced meanwhile (by a symlink: not followed)
+		}
+		if err := walk(sub, p, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpenRegular opens (dirfd, name) for flags if it is still the regular
+// file st describes: never through a symlink, never blocking on a FIFO
+// or a device swapped in meanwhile.
+func OpenRegular(dirfd int, name string, flags int, st *unix.Stat_t) (*os.File, error) {
+	fd, err := unix.Openat(dirfd, name, flags|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	var now unix.Stat_t
+	if err := unix.Fstat(fd, &now); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if now.Mode&unix.S_IFMT != unix.S_IFREG || st != nil && (now.Ino != st.Ino || now.Dev != st.Dev) {
+		unix.Close(fd)
+		return nil, unix.ESTALE
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// OpenDir opens the directory p in the root as an O_PATH fd, for calls
+// that name it by ProcPath (mount targets) or as a dirfd.
+func (r *Root) OpenDir(p string) (int, error) {
+	fd, err := r.openat2(p, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return -1, r.err("open", p, err)
+	}
+	return fd, nil
+}

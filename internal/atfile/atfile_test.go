@@ -1,6 +1,10 @@
 package atfile
 
 import (
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"testing"
@@ -101,4 +105,42 @@ func TestParentDotDot(t *testing.T) {
 		t.Error(err)
 	}
 	hostUntouched(t, host)
+}
+
+func TestWalkDoesNotFollow(t *testing.T) {
+	r, root, host := tree(t)
+	if err := os.MkdirAll(filepath.Join(root, "a/b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "a/b/f"), []byte("f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(host, filepath.Join(root, "a/h")); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	err := Walk(r.FD(), func(dirfd int, name, rel string, st *unix.Stat_t) error {
+		seen = append(seen, rel)
+		if st.Mode&unix.S_IFMT == unix.S_IFREG {
+			f, err := OpenRegular(dirfd, name, unix.O_RDONLY, st)
+			if err != nil {
+				t.Errorf("%s: %v", rel, err)
+			} else {
+				f.Close()
+			}
+		}
+		if rel == "a/h" {
+			if _, err := OpenRegular(dirfd, name, unix.O_RDONLY, nil); err == nil {
+				t.Error("opened through a symlink")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(seen)
+	if got := strings.Join(seen, " "); got != "a a/b a/b/f a/h up var" {
+		t.Errorf("walked %s", got)
+	}
 }
