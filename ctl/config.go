@@ -37,7 +37,15 @@ func area(c *cli.Context) (*tmpl.Area, *tmpl.Config, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &tmpl.Area{Root: cfg.Template}, cfg, nil
+	a := &tmpl.Area{Root: cfg.Template}
+	// Every command that opens the area closes it to other users if an
+	// older version left it open.
+	if os.Geteuid() == 0 {
+		if err := a.Seal(); err != nil {
+			return nil, nil, fmt.Errorf("template area: %w", err)
+		}
+	}
+	return a, cfg, nil
 }
 
 func printJSON(v any) error {

@@ -102,6 +102,9 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 	if err := os.MkdirAll(a.CacheDir(), 0o755); err != nil {
 		return nil, err
 	}
+	if err := a.Seal(); err != nil {
+		return nil, err
+	}
 	cleanStale(a.CacheDir())
 	stage := filepath.Join(a.CacheDir(), fmt.Sprintf(".new-%s-%d", osName, os.Getpid()))
 	priv, mnt := filepath.Join(stage, "private"), filepath.Join(stage, "mnt")

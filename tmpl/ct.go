@@ -69,6 +69,14 @@ func (a *Area) OpenCT(cfg *Config, id string) (*CT, error) {
 		return nil, fmt.Errorf("%w: %s (no %s in %s); create it with: ezctl create %s --ostemplate NAME",
 			ErrNoContainer, id, VEConfFile, cfg.Private(id), id)
 	}
+	// A private area holds the container's setuid programs and device
+	// nodes: closed to host users (an area made by an older version may
+	// be open).
+	if os.Geteuid() == 0 {
+		if err := sealDir(c.Private); err != nil {
+			return nil, fmt.Errorf("container %s: %w", id, err)
+		}
+	}
 	return &CT{Area: a, Cfg: cfg, ID: id, Private: c.Private, Root: filepath.Join(c.Private, "root"),
 		OSTemplate: c.OSTemplate, Apps: c.Apps}, nil
 }
