@@ -45,6 +45,9 @@ func PackageFromStanza(s Stanza) (*Package, error) {
 	if err := checkKey(p.Name, p.Version, p.Arch); err != nil {
 		return nil, err
 	}
+	if err := checkFilename(p.Filename); err != nil {
+		return nil, fmt.Errorf("package %s: %w", p.Name, err)
+	}
 	var err error
 	if p.Depends, err = ParseRelations(s.Get("Depends")); err != nil {
 		return nil, fmt.Errorf("package %s: %w", p.Name, err)

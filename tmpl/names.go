@@ -2,7 +2,9 @@ package tmpl
 
 import (
 	"fmt"
+	"path"
 	"regexp"
+	"strings"
 )
 
 // Package names and architectures come from repositories, package
@@ -57,4 +59,23 @@ func checkKey(name, version, arch string) error {
 		return fmt.Errorf("package %s: bad version %q", name, version)
 	}
 	return checkArch(arch)
+}
+
+// checkFilename says what is wrong with an index's Filename: it is
+// fetched below the repository's base and kept under its last element in
+// pm/downloads, so it must be relative and stay below the base.
+func checkFilename(f string) error {
+	if f == "" {
+		return nil // refused at download: nothing unverified is installed
+	}
+	base := path.Base(f)
+	if strings.HasPrefix(f, "/") || strings.ContainsAny(f, "\x00\\") || base == "." || base == ".." || strings.HasPrefix(base, ".") {
+		return fmt.Errorf("bad Filename %q: want a relative path to a package file", f)
+	}
+	for _, el := range strings.Split(f, "/") {
+		if el == ".." {
+			return fmt.Errorf("bad Filename %q: it climbs out of the repository with ..", f)
+		}
+	}
+	return nil
 }

@@ -211,10 +211,18 @@ func conffiles(p *Installed) string {
 	if err != nil {
 		return ""
 	}
+	// Conffile names come from the package: each is read inside the
+	// package's directory (its symlinks lead within it), never from the
+	// host ("/../../etc/shadow" is the package's own /etc/shadow).
+	pkgRoot, err := atfile.OpenRoot(p.Dir)
+	if err != nil {
+		return ""
+	}
+	defer pkgRoot.Close()
 	var lines []string
 	for _, c := range strings.Fields(string(data)) {
 		sum := "newconffile"
-		if b, err := os.ReadFile(filepath.Join(p.Dir, strings.TrimPrefix(c, "/"))); err == nil {
+		if b, err := pkgRoot.ReadFile(c); err == nil {
 			h := md5.Sum(b)
 			sum = hex.EncodeToString(h[:])
 		}
