@@ -54,3 +54,32 @@ func TestPathsRefusedInIndexes(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckCTID(t *testing.T) {
+	for _, ok := range []string{"101", "7-9", "web_1", "a.b", "X"} {
+		if err := CheckCTID(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "..", "../x", "x/y", ".x", "-x", "a b", strings.Repeat("1", 65)} {
+		if CheckCTID(bad) == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// Staging names match one container exactly (issue 14, finding 8).
+func TestIsStagingOf(t *testing.T) {
+	for _, tc := range []struct {
+		name, base string
+		want       bool
+	}{
+		{".new-7-12345", "7", true}, {".destroy-7-1", "7", true}, {".new-7-9-12345", "7", false},
+		{".destroy-7-9-12345", "7", false}, {".new-7-9-12345", "7-9", true}, {".new-7-", "7", false},
+		{".new-70-1", "7", false}, {"7", "7", false},
+	} {
+		if got := isStagingOf(tc.name, tc.base); got != tc.want {
+			t.Errorf("isStagingOf(%q, %q) = %v", tc.name, tc.base, got)
+		}
+	}
+}
