@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Container is what a private area says of itself in ve.conf.
@@ -52,7 +54,7 @@ func LoadContainer(cfg *Config, id string) (*Container, error) {
 		return nil, err
 	}
 	priv := cfg.Private(id)
-	f, err := os.Open(filepath.Join(priv, VEConfFile))
+	f, err := os.OpenFile(filepath.Join(priv, VEConfFile), os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
 	}

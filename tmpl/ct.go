@@ -85,7 +85,7 @@ func (a *Area) OpenCT(cfg *Config, id string) (*CT, error) {
 // interrupted earlier is finished first.
 func (ct *CT) lock() (func(), error) {
 	p := filepath.Join(ct.Private, ".lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (ct *CT) lock() (func(), error) {
 // other variable.
 func (ct *CT) saveApps(apps []string) error {
 	p := filepath.Join(ct.Private, VEConfFile)
-	f, err := os.Open(p)
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}

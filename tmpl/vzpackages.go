@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // PkgLine is one line of templates/vzpackages: a package linked into the
@@ -44,7 +46,7 @@ func ReadVZPackages(r io.Reader, name string) ([]PkgLine, error) {
 }
 
 func loadVZPackages(private string) ([]PkgLine, error) {
-	f, err := os.Open(filepath.Join(private, VZPackagesFile))
+	f, err := os.OpenFile(filepath.Join(private, VZPackagesFile), os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
 	}
