@@ -79,3 +79,12 @@ func checkFilename(f string) error {
 	}
 	return nil
 }
+
+// checkElement refuses a package directory name that is not one plain
+// path element.
+func checkElement(key string) error {
+	if key == "" || key == "." || key == ".." || strings.HasPrefix(key, ".") || strings.ContainsAny(key, "/\x00") {
+		return fmt.Errorf("%q is not a package directory name", key)
+	}
+	return nil
+}
