@@ -289,3 +289,52 @@ func TestAreasClosedToHostUsers(t *testing.T) {
 }
 
 func unsafePointer(b *byte) unsafe.Pointer { return unsafe.Pointer(b) }
+
+// Finding 2 for dpkg: its database and the mounts of a package
+// configuration are reached inside the container, never through a
+// symlink the container planted to a host directory.
+func TestDpkgThroughContainerSymlinks(t *testing.T) {
+	n, r := dpkgNode(t)
+	r.add(t, debPkg{name: "extra", version: "1.0", files: map[string]string{"usr/bin/extra": "extra\n"}})
+	r.publish(t)
+	writeTemplate(t, n.src, "deb12/1/x86_64/config/app/extra/default", files{"packages": "extra\n", "summary": "x\n"})
+	n.ok(t, "template", "install", n.src)
+	n.ok(t, "cache", "create", "deb12-1-x86_64")
+	for _, tc := range []struct{ id, path string }{{"301", "var/lib/dpkg/info"}, {"302", "proc"}} {
+		t.Run(tc.path, func(t *testing.T) {
+			n.ok(t, "create", tc.id, "--ostemplate", "deb12-1-x86_64")
+			host := hostDir(t, n, "host-"+tc.id)
+			p := filepath.Join(n.priv(tc.id), "root", tc.path)
+			must(t, os.RemoveAll(p))
+			must(t, os.Symlink(host, p))
+			created := watchCreates(t, host)
+			// A mount on the host directory lasts while the package is
+			// configured; the table is read until install is over.
+			done, mounted := make(chan struct{}), make(chan bool, 1)
+			go func() {
+				seen := false
+				for {
+					select {
+					case <-done:
+						mounted <- seen
+						return
+					default:
+					}
+					if mi, _ := exec_mounts(); strings.Contains(mi, " "+host+" ") {
+						seen = true
+					}
+				}
+			}()
+			out, err := n.ezctl(t, "install", tc.id, "extra")
+			close(done)
+			t.Logf("install: %v\n%s", err, out)
+			if <-mounted {
+				t.Errorf("install mounted on the host directory %s", host)
+			}
+			if names := created(); len(names) > 0 {
+				t.Errorf("install wrote into the host directory: %v", names)
+			}
+			checkHostDir(t, host)
+		})
+	}
+}

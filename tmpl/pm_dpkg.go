@@ -256,11 +256,11 @@ func (dpkgManager) Configure(ctx context.Context, mnt string, pkgs []*Installed,
 	// gets its mount in the container, not over the host's directory.
 	for _, b := range []struct{ src, dst, fstype string }{{"proc", "proc", "proc"}, {"/sys", "sys", ""}, {"/dev", "dev", ""}} {
 		if err := r.MkdirAll(b.dst, 0o755); err != nil {
-			return err
+			return fmt.Errorf("mount %s in the container: %w", b.dst, err)
 		}
 		fd, err := r.OpenDir(b.dst)
 		if err != nil {
-			return err
+			return fmt.Errorf("mount %s in the container (is its /%s a symlink out of it?): %w", b.dst, b.dst, err)
 		}
 		target := atfile.ProcPath(fd)
 		if b.fstype != "" {
