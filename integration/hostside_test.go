@@ -283,6 +283,11 @@ func TestAreasClosedToHostUsers(t *testing.T) {
 	if got := readFile(t, filepath.Join(n.root("101"), "etc/os-release")); got != "NAME=demo\n" {
 		t.Errorf("through the mount: %q", got)
 	}
+	// Any user of the container reads a template file through the mount
+	// (the daemon, root, opens the area for it).
+	if out, err := asNobody(t, "cat", filepath.Join(n.root("101"), "etc/os-release")); err != nil || out != "NAME=demo\n" {
+		t.Errorf("uid 65534 through the mount: %q %v", out, err)
+	}
 	if out := n.ok(t, "exec", "101", "--", "/bin/sh", "-c", "read x < /etc/os-release && echo $x"); !strings.Contains(out, "NAME=demo") {
 		t.Errorf("inside: %q", out)
 	}
