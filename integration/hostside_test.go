@@ -305,6 +305,24 @@ func TestDpkgThroughContainerSymlinks(t *testing.T) {
 	writeTemplate(t, n.src, "deb12/1/x86_64/config/app/extra/default", files{"packages": "extra\n", "summary": "x\n"})
 	n.ok(t, "template", "install", n.src)
 	n.ok(t, "cache", "create", "deb12-1-x86_64")
+	t.Run("no symlinks", func(t *testing.T) {
+		// The same install on a container as made: registered and
+		// configured through the mount, then removed again.
+		n.ok(t, "create", "303", "--ostemplate", "deb12-1-x86_64")
+		n.ok(t, "install", "303", "extra")
+		n.ok(t, "mount", "303")
+		defer n.ok(t, "umount", "303")
+		if out := n.ok(t, "exec", "303", "--", "dpkg-query", "-W", "-f", "${db:Status-Abbrev}${Package}\\n", "extra"); !strings.Contains(out, "ii extra") {
+			t.Errorf("dpkg-query: %q", out)
+		}
+		n.ok(t, "remove", "303", "extra")
+		if out, err := n.ezctl(t, "exec", "303", "--", "dpkg-query", "-W", "extra"); err == nil {
+			t.Errorf("extra still known to dpkg after remove: %q", out)
+		}
+		if _, err := os.Lstat(filepath.Join(n.priv("303"), "root/var/lib/dpkg/info/extra.list")); !os.IsNotExist(err) {
+			t.Errorf("extra.list left: %v", err)
+		}
+	})
 	for _, tc := range []struct{ id, path string }{{"301", "var/lib/dpkg/info"}, {"302", "proc"}} {
 		t.Run(tc.path, func(t *testing.T) {
 			n.ok(t, "create", tc.id, "--ostemplate", "deb12-1-x86_64")
