@@ -309,9 +309,14 @@ func TestDpkgThroughContainerSymlinks(t *testing.T) {
 		// The same install on a container as made: registered and
 		// configured through the mount, then removed again.
 		n.ok(t, "create", "303", "--ostemplate", "deb12-1-x86_64")
-		n.ok(t, "install", "303", "extra")
 		n.ok(t, "mount", "303")
 		defer n.ok(t, "umount", "303")
+		n.ok(t, "install", "303", "extra")
+		// The configuration's /proc, /sys and /dev mounts (made on fds)
+		// are gone, the container's own mount stays.
+		if mi, _ := exec_mounts(); strings.Contains(mi, " "+n.root("303")+"/") {
+			t.Errorf("mounts left below %s after install:\n%s", n.root("303"), mi)
+		}
 		if out := n.ok(t, "exec", "303", "--", "dpkg-query", "-W", "-f", "${db:Status-Abbrev}${Package}\\n", "extra"); !strings.Contains(out, "ii extra") {
 			t.Errorf("dpkg-query: %q", out)
 		}
