@@ -33,8 +33,10 @@ const AreaMode = 0o700
 func (a *Area) Seal() error { return sealDir(a.Root) }
 
 // sealDir makes dir 0700 unless it already has no group or other bits.
+// dir comes from the node's configuration and may be a symlink (a
+// template area on another disk): its target is closed.
 func sealDir(dir string) error {
-	st, err := os.Lstat(dir)
+	st, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
