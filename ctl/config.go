@@ -37,7 +37,15 @@ func area(c *cli.Context) (*tmpl.Area, *tmpl.Config, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &tmpl.Area{Root: cfg.Template}, cfg, nil
+	a := &tmpl.Area{Root: cfg.Template}
+	// Every command that opens the area closes it to other users if an
+	// older version left it open.
+	if os.Geteuid() == 0 {
+		if err := a.Seal(); err != nil {
+			return nil, nil, fmt.Errorf("template area: %w", err)
+		}
+	}
+	return a, cfg, nil
 }
 
 func printJSON(v any) error {
@@ -51,4 +59,14 @@ func needArgs(c *cli.Context, n int, what string) error {
 		return fmt.Errorf("%s: want %s (see %s --help)", c.Command.HelpName, what, c.Command.HelpName)
 	}
 	return nil
+}
+
+// ctidArg is the command's first argument, a container id, checked the
+// one way every command checks it (tmpl.CheckCTID).
+func ctidArg(c *cli.Context) (string, error) {
+	id := c.Args().First()
+	if err := tmpl.CheckCTID(id); err != nil {
+		return "", fmt.Errorf("%s: %w", c.Command.HelpName, err)
+	}
+	return id, nil
 }

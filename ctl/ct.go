@@ -4,17 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	ezfs "github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/internal/mountinfo"
+	"github.com/ezfs/ezfs/internal/xattrat"
 	"github.com/ezfs/ezfs/mountd"
 	"github.com/ezfs/ezfs/tmpl"
 	"github.com/urfave/cli/v2"
@@ -37,11 +37,15 @@ func openCT(c *cli.Context) (*tmpl.CT, error) {
 	if c.NArg() < 1 {
 		return nil, fmt.Errorf("%s: want a CTID (see %s --help)", c.Command.HelpName, c.Command.HelpName)
 	}
+	id, err := ctidArg(c)
+	if err != nil {
+		return nil, err
+	}
 	a, cfg, err := area(c)
 	if err != nil {
 		return nil, err
 	}
-	return a.OpenCT(cfg, c.Args().First())
+	return a.OpenCT(cfg, id)
 }
 
 // isMounted reports whether the container's root is a live ezfs mount.
@@ -109,8 +113,12 @@ func runCreate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	id, err := ctidArg(c)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	ct, err := a.Create(c.Context, cfg, c.Args().First(), c.String("ostemplate"), tmpl.CTOptions{Reporter: newReporter(), Mount: mountInProcess})
+	ct, err := a.Create(c.Context, cfg, id, c.String("ostemplate"), tmpl.CTOptions{Reporter: newReporter(), Mount: mountInProcess})
 	if err != nil {
 		return err
 	}
@@ -278,30 +286,33 @@ func human(n int64) string {
 
 // usage sums the disk blocks a private area holds alone (not extents it
 // shares with other files: a btrfs seed's, a reflinked copy-up's) and the
-// sizes of the template files its link entries stand for.
+// sizes of the template files its link entries stand for. The area is
+// walked by fds, never through a symlink, and a file is opened only if it
+// is still the regular file just listed (a container's FIFO swapped in
+// would block the listing).
 func usage(a *tmpl.Area, private string, sizes map[string]int64) (priv, shared int64) {
 	buf := make([]byte, 4096)
-	filepath.WalkDir(private, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		st := info.Sys().(*syscall.Stat_t)
+	r, err := atfile.OpenRoot(private)
+	if err != nil {
+		return 0, 0
+	}
+	defer r.Close()
+	atfile.Walk(r.FD(), func(dirfd int, name, _ string, st *unix.Stat_t) error {
 		priv += st.Blocks * 512
-		if !d.Type().IsRegular() {
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			return nil
 		}
-		n, err := unix.Lgetxattr(p, ezfs.LinkAttr, buf)
+		n, err := xattrat.Get(dirfd, name, ezfs.LinkAttr, buf)
 		if err != nil {
 			if st.Blocks > 0 {
-				priv -= min(st.Blocks*512, sharedBytesOf(p))
+				priv -= min(st.Blocks*512, sharedBytesOf(dirfd, name, st))
 			}
 			return nil
 		}
 		v := string(buf[:n])
+		if ezfs.CheckLinkValue(v) != nil {
+			return nil // a malformed link reads as an I/O error: it stands for nothing
+		}
 		sz, ok := sizes[v]
 		if !ok {
 			if ti, err := os.Stat(filepath.Join(a.Root, v)); err == nil {
@@ -315,16 +326,16 @@ func usage(a *tmpl.Area, private string, sizes map[string]int64) (priv, shared i
 	return priv, shared
 }
 
-func sharedBytesOf(path string) int64 {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOATIME, 0)
+func sharedBytesOf(dirfd int, name string, st *unix.Stat_t) int64 {
+	f, err := atfile.OpenRegular(dirfd, name, unix.O_RDONLY|unix.O_NOATIME, st)
 	if err == unix.EPERM { // O_NOATIME on another's file, without CAP_FOWNER
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		f, err = atfile.OpenRegular(dirfd, name, unix.O_RDONLY, st)
 	}
 	if err != nil {
 		return 0
 	}
-	defer unix.Close(fd)
-	return sharedBytes(fd)
+	defer f.Close()
+	return sharedBytes(int(f.Fd()))
 }
 
 func runExec(c *cli.Context) error {
@@ -369,11 +380,14 @@ func runDestroy(c *cli.Context) error {
 	if err := needRoot("destroy"); err != nil {
 		return err
 	}
+	id, err := ctidArg(c)
+	if err != nil {
+		return err
+	}
 	a, cfg, err := area(c)
 	if err != nil {
 		return err
 	}
-	id := c.Args().First()
 	if err := a.Destroy(cfg, id, isMounted(cfg.Root(id))); err != nil {
 		return err
 	}

@@ -29,6 +29,12 @@ func TestSharedBytes(t *testing.T) {
 	if err := unix.IoctlFileClone(int(dst.Fd()), int(src.Fd())); err != nil {
 		t.Fatal(err)
 	}
+	dirfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dirfd)
+	sharedBytesOf := func(p string) int64 { return sharedBytesOf(dirfd, filepath.Base(p), nil) }
 	if got := sharedBytesOf(clone); got != 1<<20 {
 		t.Errorf("a reflinked copy shares %d bytes, want %d", got, 1<<20)
 	}

@@ -26,11 +26,14 @@ func runFsck(c *cli.Context) error {
 	if err := needRoot("fsck"); err != nil {
 		return err
 	}
+	id, err := ctidArg(c)
+	if err != nil {
+		return err
+	}
 	a, cfg, err := area(c)
 	if err != nil {
 		return err
 	}
-	id := c.Args().First()
 	repair := !c.Bool("dry-run")
 	if repair && isMounted(cfg.Root(id)) {
 		return fmt.Errorf("fsck: container %s is mounted; unmount it first (ezctl umount %s), or check only with --dry-run", id, id)

@@ -47,11 +47,14 @@ func mountArgs(c *cli.Context) (mountd.Record, error) {
 		if err := needArgs(c, 1, "a CTID, or --template DIR --private DIR MOUNTPOINT"); err != nil {
 			return rec, err
 		}
+		id, err := ctidArg(c)
+		if err != nil {
+			return rec, err
+		}
 		cfg, err := config(c)
 		if err != nil {
 			return rec, err
 		}
-		id := c.Args().First()
 		if _, err := tmpl.LoadContainer(cfg, id); err != nil {
 			return rec, fmt.Errorf("mount: container %s does not exist (no %s in %s); create it with: ezctl create %s --ostemplate NAME",
 				id, tmpl.VEConfFile, cfg.Private(id), id)

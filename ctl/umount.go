@@ -34,6 +34,9 @@ func umountTarget(c *cli.Context) (string, error) {
 	arg := c.Args().First()
 	if !strings.Contains(arg, "/") {
 		if _, ok, _ := mountinfo.Find(mustAbs(arg)); !ok {
+			if _, err := ctidArg(c); err != nil {
+				return "", err
+			}
 			cfg, err := config(c)
 			if err != nil {
 				return "", err

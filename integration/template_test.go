@@ -275,18 +275,18 @@ func TestBrokenTemplatesRefused(t *testing.T) {
 		want      string
 	}{
 		{"no packages", "other/1/x86_64/config/os/default", files{"package_manager": "tar\n", "repositories": "/r\n"}, "other/1/x86_64/config/os/default/packages: missing"},
-		{"base without package_manager", "other/1/x86_64/config/os/default", files{"packages": "a\n", "repositories": "/r\n"}, "package_manager: missing"},
-		{"base without repositories", "other/1/x86_64/config/os/default", files{"packages": "a\n", "package_manager": "tar\n"}, "repositories: missing"},
-		{"unknown package manager", "other/1/x86_64/config/os/default", files{"packages": "a\n", "package_manager": "rpm\n", "repositories": "/r\n"}, `unknown package manager "rpm"`},
-		{"set with package_manager", "demo/1/x86_64/config/os/bad", files{"packages": "a\n", "package_manager": "tar\n"}, "os/bad/package_manager: only a base OS template may have it"},
-		{"app with distribution", "demo/1/x86_64/config/app/bad/default", files{"packages": "a\n", "distribution": "x\n"}, "app/bad/default/distribution: only a base OS template may have it"},
-		{"app without base", "nobase/1/x86_64/config/app/x/default", files{"packages": "a\n"}, "needs its base OS template nobase-1-x86_64"},
+		{"base without package_manager", "other/1/x86_64/config/os/default", files{"packages": "aa\n", "repositories": "/r\n"}, "package_manager: missing"},
+		{"base without repositories", "other/1/x86_64/config/os/default", files{"packages": "aa\n", "package_manager": "tar\n"}, "repositories: missing"},
+		{"unknown package manager", "other/1/x86_64/config/os/default", files{"packages": "aa\n", "package_manager": "rpm\n", "repositories": "/r\n"}, `unknown package manager "rpm"`},
+		{"set with package_manager", "demo/1/x86_64/config/os/bad", files{"packages": "aa\n", "package_manager": "tar\n"}, "os/bad/package_manager: only a base OS template may have it"},
+		{"app with distribution", "demo/1/x86_64/config/app/bad/default", files{"packages": "aa\n", "distribution": "x\n"}, "app/bad/default/distribution: only a base OS template may have it"},
+		{"app without base", "nobase/1/x86_64/config/app/x/default", files{"packages": "aa\n"}, "needs its base OS template nobase-1-x86_64"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			src := filepath.Join(filepath.Dir(n.src), "bad-"+strings.ReplaceAll(tc.name, " ", "-"))
 			// A good template beside the bad one: nothing of either lands.
-			writeTemplate(t, src, "good/1/x86_64/config/os/default", files{"packages": "a\n", "package_manager": "tar\n", "repositories": "/r\n"})
+			writeTemplate(t, src, "good/1/x86_64/config/os/default", files{"packages": "aa\n", "package_manager": "tar\n", "repositories": "/r\n"})
 			writeTemplate(t, src, tc.dir, tc.cfg)
 			n.fails(t, tc.want, "template", "install", src)
 			if d := cmp.Diff(before, snapshot(t, n.area())); d != "" {
@@ -379,6 +379,7 @@ func TestFullTemplateArea(t *testing.T) {
 		t.Skipf("tmpfs: %v", err)
 	}
 	t.Cleanup(func() { unix.Unmount(n.area(), unix.MNT_DETACH) })
+	must(t, os.Chmod(n.area(), 0o700)) // as ezctl makes an area (a tmpfs root is 1777)
 	// A package bigger than the area.
 	writePackage(t, n.repo, pkg{name: "base-files", version: "1.0", files: files{"etc/os-release": "NAME=demo\n", "usr/share/big": strings.Repeat("x", 512<<10)}})
 	n.ok(t, "repo", "index", n.repo)

@@ -22,6 +22,39 @@ var ErrNoTemplate = errors.New("template not installed")
 // OS templates have.
 var ErrAmbiguous = errors.New("ambiguous template name")
 
+// AreaMode is the template area's own mode: closed to every user but
+// root, as /var/lib/docker is. Package files keep their modes (setuid
+// programs, device nodes) for the containers, which reach them through
+// their mounts; a host user must not reach them at all.
+const AreaMode = 0o700
+
+// Seal closes an existing area to other users if it is open (an area
+// made by an earlier version was 0755); a missing area is no error.
+func (a *Area) Seal() error { return sealDir(a.Root) }
+
+// sealDir makes dir 0700 unless it already has no group or other bits.
+// dir comes from the node's configuration and may be a symlink (a
+// template area on another disk): its target is closed.
+func sealDir(dir string) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if st.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	if err := os.Chmod(dir, AreaMode); err != nil {
+		return fmt.Errorf("close %s to other users (chmod 0700): %w", dir, err)
+	}
+	return nil
+}
+
 // CacheDir holds the cache tarballs.
 func (a *Area) CacheDir() string { return filepath.Join(a.Root, "cache") }
 

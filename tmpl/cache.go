@@ -102,6 +102,9 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 	if err := os.MkdirAll(a.CacheDir(), 0o755); err != nil {
 		return nil, err
 	}
+	if err := a.Seal(); err != nil {
+		return nil, err
+	}
 	cleanStale(a.CacheDir())
 	stage := filepath.Join(a.CacheDir(), fmt.Sprintf(".new-%s-%d", osName, os.Getpid()))
 	priv, mnt := filepath.Join(stage, "private"), filepath.Join(stage, "mnt")
@@ -282,7 +285,11 @@ func syncDir(dir string) {
 
 // RemoveCache deletes an OS template's cache (and the one it replaced).
 func (a *Area) RemoveCache(name string) error {
-	p := a.CachePath(strings.TrimPrefix(name, "."))
+	name = strings.TrimPrefix(name, ".")
+	if name == "" || strings.ContainsAny(name, "/\x00") || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("bad template name %q", name)
+	}
+	p := a.CachePath(name)
 	if _, err := os.Stat(p); err != nil {
 		return fmt.Errorf("%w for %s (%s)", ErrNoCache, name, p)
 	}

@@ -39,7 +39,7 @@ func ExtractCache(tarball, private string) error {
 	fl := newLogFlusher(fd)
 	// tar reads a block at a time; the decompressor is faster filling
 	// large buffers.
-	_, err = extractTar(bufio.NewReaderSize(zr, 256<<10), fd, extractPolicy{links: true, devices: true, owners: true, xattrs: true,
+	_, err = extractTar(bufio.NewReaderSize(zr, 256<<10), fd, extractPolicy{links: true, devices: true, fifos: true, owners: true, xattrs: true,
 		parallel: true, maxBytes: maxPackageBytes, maxFiles: 1 << 24, progress: fl.poke})
 	fl.stop()
 	if err != nil {

@@ -27,6 +27,13 @@ func writeTree(w io.Writer, dir string) error {
 	}
 	tw := tar.NewWriter(zw)
 	seen := map[[2]uint64]string{} // (dev, ino) -> first path, for hard links
+	// Package scripts ran in this tree: a file is read only beneath it,
+	// through no symlink, and only if it is still the file listed.
+	dirfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dirfd)
 	err = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -75,9 +82,9 @@ func writeTree(w io.Writer, dir string) error {
 			return err
 		}
 		if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
-			f, err := os.Open(p)
+			f, err := openListed(dirfd, rel, st)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", p, err)
 			}
 			defer f.Close()
 			if _, err := io.CopyN(tw, f, hdr.Size); err != nil {
@@ -93,6 +100,23 @@ func writeTree(w io.Writer, dir string) error {
 		return err
 	}
 	return zw.Close()
+}
+
+// openListed opens rel below dirfd (no symlink on the way, no FIFO
+// blocking) if it is still the regular file st.
+func openListed(dirfd int, rel string, st *syscall.Stat_t) (*os.File, error) {
+	how := unix.OpenHow{Flags: unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := unix.Openat2(dirfd, rel, &how)
+	if err != nil {
+		return nil, err
+	}
+	var now unix.Stat_t
+	if err := unix.Fstat(fd, &now); err != nil || now.Mode&unix.S_IFMT != unix.S_IFREG || now.Ino != st.Ino || now.Dev != st.Dev {
+		unix.Close(fd)
+		return nil, fmt.Errorf("changed while the cache was written")
+	}
+	return os.NewFile(uintptr(fd), rel), nil
 }
 
 // listXattrs returns every extended attribute of p, not following it.

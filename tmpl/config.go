@@ -69,7 +69,7 @@ func LoadTemplate(dir string, id ID) (*Template, error) {
 		}
 		switch name {
 		case "packages":
-			t.Packages, err = listLines(data)
+			t.Packages, err = packageList(data)
 		case "repositories":
 			t.Repositories, err = listLines(data)
 		case "mirrorlist":
@@ -151,6 +151,87 @@ func listLines(data []byte) ([]string, error) {
 		}
 	}
 	return out, sc.Err()
+}
+
+// packageList reads a packages file as vzpkg does: names separated by
+// blanks, several on a line; a version restriction in parentheses and
+// "|" alternatives stay with their name ("nginx (>= 1.22) | apache2").
+// Every name is checked; an error names the line.
+func packageList(data []byte) ([]string, error) {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(stripComments(data)))
+	for n := 1; sc.Scan(); n++ {
+		items, err := splitPackageLine(sc.Text())
+		if err == nil {
+			for _, it := range items {
+				if _, err = ParseRelations(it); err != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		out = append(out, items...)
+	}
+	return out, sc.Err()
+}
+
+// splitPackageLine splits one line of a packages file into relations.
+func splitPackageLine(line string) ([]string, error) {
+	var items []string
+	var cur strings.Builder
+	alt := false // the last token was "|": the next name joins cur
+	for rest := strings.TrimSpace(line); rest != ""; rest = strings.TrimLeft(rest, " \t,") {
+		var tok string
+		switch rest[0] {
+		case '(', '[', '<':
+			closing := map[byte]string{'(': ")", '[': "]", '<': ">"}[rest[0]]
+			j := strings.Index(rest, closing)
+			if j < 0 {
+				return nil, fmt.Errorf("%q: %q has no %q", line, rest, closing)
+			}
+			tok, rest = rest[:j+1], rest[j+1:]
+			if cur.Len() == 0 || alt {
+				return nil, fmt.Errorf("%q: %s belongs after a package name", line, tok)
+			}
+			cur.WriteString(" " + tok)
+			continue
+		case '|':
+			if cur.Len() == 0 || alt {
+				return nil, fmt.Errorf("%q: \"|\" belongs between two package names", line)
+			}
+			cur.WriteString(" |")
+			alt, rest = true, rest[1:]
+			continue
+		}
+		j := strings.IndexAny(rest, " \t,([<|")
+		if j < 0 {
+			j = len(rest)
+		}
+		tok, rest = rest[:j], rest[j:]
+		if tok == "" {
+			continue
+		}
+		switch {
+		case alt:
+			cur.WriteString(" " + tok)
+			alt = false
+		default:
+			if cur.Len() > 0 {
+				items = append(items, cur.String())
+				cur.Reset()
+			}
+			cur.WriteString(tok)
+		}
+	}
+	if alt {
+		return nil, fmt.Errorf("%q: \"|\" at the end of the line", line)
+	}
+	if cur.Len() > 0 {
+		items = append(items, cur.String())
+	}
+	return items, nil
 }
 
 func oneWord(data []byte) (string, error) {

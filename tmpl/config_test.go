@@ -52,7 +52,7 @@ func TestTemplateRules(t *testing.T) {
 	base := ID{OS: "d", Ver: "1", Arch: "x86_64"}
 	set := ID{OS: "d", Ver: "1", Arch: "x86_64", Set: "min"}
 	app := ID{OS: "d", Ver: "1", Arch: "x86_64", App: "web"}
-	good := map[string]string{"packages": "a\nb # comment\n\n# x\n", "package_manager": "tar\n", "repositories": "/r\n"}
+	good := map[string]string{"packages": "aa\nbb # comment\n\n# x\n", "package_manager": "tar\n", "repositories": "/r\n"}
 	for _, tc := range []struct {
 		name  string
 		id    ID
@@ -60,19 +60,19 @@ func TestTemplateRules(t *testing.T) {
 		err   string
 	}{
 		{"good base", base, good, ""},
-		{"base with mirrorlist only", base, map[string]string{"packages": "a", "package_manager": "dpkg", "mirrorlist": "http://m/list"}, ""},
+		{"base with mirrorlist only", base, map[string]string{"packages": "aa", "package_manager": "dpkg", "mirrorlist": "http://m/list"}, ""},
 		{"no packages", base, map[string]string{"package_manager": "tar", "repositories": "/r"}, "packages: missing"},
-		{"no package_manager", base, map[string]string{"packages": "a", "repositories": "/r"}, "package_manager: missing"},
-		{"no repositories", base, map[string]string{"packages": "a", "package_manager": "tar"}, "repositories: missing"},
-		{"empty repositories", base, map[string]string{"packages": "a", "package_manager": "tar", "repositories": "# none\n"}, "lists no repository"},
-		{"bad package_manager", base, map[string]string{"packages": "a", "package_manager": "apt get", "repositories": "/r"}, "want one word"},
-		{"set", set, map[string]string{"packages": "a"}, ""},
-		{"set with package_manager", set, map[string]string{"packages": "a", "package_manager": "tar"}, "only a base OS template"},
-		{"set with distribution", set, map[string]string{"packages": "a", "distribution": "x"}, "only a base OS template"},
-		{"app", app, map[string]string{"packages": "a", "repositories": "/extra", "post-install": "#!/bin/sh\n", "README": "doc"}, ""},
-		{"app with package_manager", app, map[string]string{"packages": "a", "package_manager": "tar"}, "only a base OS template"},
+		{"no package_manager", base, map[string]string{"packages": "aa", "repositories": "/r"}, "package_manager: missing"},
+		{"no repositories", base, map[string]string{"packages": "aa", "package_manager": "tar"}, "repositories: missing"},
+		{"empty repositories", base, map[string]string{"packages": "aa", "package_manager": "tar", "repositories": "# none\n"}, "lists no repository"},
+		{"bad package_manager", base, map[string]string{"packages": "aa", "package_manager": "apt get", "repositories": "/r"}, "want one word"},
+		{"set", set, map[string]string{"packages": "aa"}, ""},
+		{"set with package_manager", set, map[string]string{"packages": "aa", "package_manager": "tar"}, "only a base OS template"},
+		{"set with distribution", set, map[string]string{"packages": "aa", "distribution": "x"}, "only a base OS template"},
+		{"app", app, map[string]string{"packages": "aa", "repositories": "/extra", "post-install": "#!/bin/sh\n", "README": "doc"}, ""},
+		{"app with package_manager", app, map[string]string{"packages": "aa", "package_manager": "tar"}, "only a base OS template"},
 		{"app without packages", app, map[string]string{"summary": "x"}, "packages: missing"},
-		{"bad environment", app, map[string]string{"packages": "a", "environment": "not a var\n"}, "want KEY=value"},
+		{"bad environment", app, map[string]string{"packages": "aa", "environment": "not a var\n"}, "want KEY=value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -98,7 +98,7 @@ func TestTemplateRules(t *testing.T) {
 func TestLoadTemplateFields(t *testing.T) {
 	dir := t.TempDir()
 	writeConfig(t, dir, map[string]string{
-		"packages": "a\nb (>= 2) | c\n", "package_manager": "tar\n", "repositories": "/r1\n/r2 # second\n",
+		"packages": "aa\nbb (>= 2) | cc\n", "package_manager": "tar\n", "repositories": "/r1\n/r2 # second\n",
 		"summary": "Sum # not this\n", "description": "Long\n# kept\n", "environment": "A=1\nB=\"x y\"\n",
 		"post-cache": "#!/bin/sh\n", "NOTES": "doc",
 	})
@@ -106,21 +106,21 @@ func TestLoadTemplateFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Template{ID: tp.ID, Dir: dir, Packages: []string{"a", "b (>= 2) | c"}, PackageManager: "tar",
+	want := &Template{ID: tp.ID, Dir: dir, Packages: []string{"aa", "bb (>= 2) | cc"}, PackageManager: "tar",
 		Repositories: []string{"/r1", "/r2"}, Summary: "Sum", Description: "Long\n# kept",
 		Environment: []string{"A=1", "B=x y"}, Scripts: map[string]string{"post-cache": filepath.Join(dir, "post-cache")},
 		Docs: []string{"NOTES"}}
 	if d := cmp.Diff(want, tp); d != "" {
 		t.Error(d)
 	}
-	st := &Stack{Base: tp, Layers: []*Template{{Repositories: []string{"/r2", "/r3"}, Packages: []string{"a", "z"}, Environment: []string{"A=2"}}}}
+	st := &Stack{Base: tp, Layers: []*Template{{Repositories: []string{"/r2", "/r3"}, Packages: []string{"aa", "zz"}, Environment: []string{"A=2"}}}}
 	if d := cmp.Diff([]string{"/r1", "/r2", "/r3"}, st.Repositories()); d != "" {
 		t.Error(d)
 	}
 	if d := cmp.Diff([]string{"A=2", "B=x y"}, st.Environment()); d != "" {
 		t.Error(d)
 	}
-	if d := cmp.Diff([]string{"a", "b (>= 2) | c", "z"}, st.Packages()); d != "" {
+	if d := cmp.Diff([]string{"aa", "bb (>= 2) | cc", "zz"}, st.Packages()); d != "" {
 		t.Error(d)
 	}
 }
@@ -136,4 +136,30 @@ func FuzzLoadTemplate(f *testing.F) {
 		writeConfig(t, dir, map[string]string{"packages": packages, "package_manager": pm, "repositories": repos, "environment": env})
 		LoadTemplate(dir, ID{OS: "d", Ver: "1", Arch: "x86_64"})
 	})
+}
+
+// A packages file is read as vzpkg reads it: several names on a line,
+// a version restriction and alternatives kept with their name.
+func TestPackageList(t *testing.T) {
+	got, err := packageList([]byte("coreutils bash\n# comment\nnginx (>= 1.22) | apache2 curl\n  libc6:amd64  (<< 3)\tgzip, xz-utils\n\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"coreutils", "bash", "nginx (>= 1.22) | apache2", "curl", "libc6:amd64 (<< 3)", "gzip", "xz-utils"}
+	if strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	for _, tc := range []struct{ in, line string }{
+		{"bash\n../../../tmp/x\n", "line 2"},
+		{"bash\nfoo |\n", "line 2"},
+		{"(>= 1) foo\n", "line 1"},
+		{"ok\nok2\nBash\n", "line 3"},
+		{"a (>= 1\n", "line 1"},
+		{"x/y\n", "line 1"},
+	} {
+		_, err := packageList([]byte(tc.in))
+		if err == nil || !strings.Contains(err.Error(), tc.line) {
+			t.Errorf("%q: %v, want an error on %s", tc.in, err, tc.line)
+		}
+	}
 }

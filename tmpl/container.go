@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Container is what a private area says of itself in ve.conf.
@@ -33,8 +35,8 @@ func Containers(cfg *Config) ([]*Container, error) {
 	}
 	for _, m := range matches {
 		id := strings.TrimSuffix(strings.TrimPrefix(m, prefix), suffix)
-		if id == "" || strings.Contains(id, "/") || strings.HasPrefix(id, ".") {
-			continue
+		if CheckCTID(id) != nil {
+			continue // staging (.new-*), or not a container's directory
 		}
 		ct, err := LoadContainer(cfg, id)
 		if err != nil {
@@ -48,8 +50,11 @@ func Containers(cfg *Config) ([]*Container, error) {
 
 // LoadContainer reads the ve.conf of container id.
 func LoadContainer(cfg *Config, id string) (*Container, error) {
+	if err := CheckCTID(id); err != nil {
+		return nil, err
+	}
 	priv := cfg.Private(id)
-	f, err := os.Open(filepath.Join(priv, VEConfFile))
+	f, err := os.OpenFile(filepath.Join(priv, VEConfFile), os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,15 +49,33 @@ var (
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
+// CheckCTID says what is wrong with a container id: every command that
+// takes one checks it first, as the id becomes a path element of
+// VE_PRIVATE and VE_ROOT ("../x" would name another directory).
+func CheckCTID(id string) error {
+	if !validID.MatchString(id) {
+		return fmt.Errorf("bad container id %q: letters, digits, _ . - (at most 64, starting with a letter or digit)", id)
+	}
+	return nil
+}
+
 // OpenCT opens container id.
 func (a *Area) OpenCT(cfg *Config, id string) (*CT, error) {
-	if !validID.MatchString(id) {
-		return nil, fmt.Errorf("bad container id %q: letters, digits, _ . - (at most 64)", id)
+	if err := CheckCTID(id); err != nil {
+		return nil, err
 	}
 	c, err := LoadContainer(cfg, id)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s (no %s in %s); create it with: ezctl create %s --ostemplate NAME",
 			ErrNoContainer, id, VEConfFile, cfg.Private(id), id)
+	}
+	// A private area holds the container's setuid programs and device
+	// nodes: closed to host users (an area made by an older version may
+	// be open).
+	if os.Geteuid() == 0 {
+		if err := sealDir(c.Private); err != nil {
+			return nil, fmt.Errorf("container %s: %w", id, err)
+		}
 	}
 	return &CT{Area: a, Cfg: cfg, ID: id, Private: c.Private, Root: filepath.Join(c.Private, "root"),
 		OSTemplate: c.OSTemplate, Apps: c.Apps}, nil
@@ -66,7 +85,7 @@ func (a *Area) OpenCT(cfg *Config, id string) (*CT, error) {
 // interrupted earlier is finished first.
 func (ct *CT) lock() (func(), error) {
 	p := filepath.Join(ct.Private, ".lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +104,7 @@ func (ct *CT) lock() (func(), error) {
 // other variable.
 func (ct *CT) saveApps(apps []string) error {
 	p := filepath.Join(ct.Private, VEConfFile)
-	f, err := os.Open(p)
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}
@@ -122,8 +141,8 @@ func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, o
 	if rep == nil {
 		rep = Quiet{}
 	}
-	if !validID.MatchString(id) {
-		return nil, fmt.Errorf("bad container id %q: letters, digits, _ . - (at most 64)", id)
+	if err := CheckCTID(id); err != nil {
+		return nil, err
 	}
 	private := cfg.Private(id)
 	if _, err := os.Lstat(private); err == nil {
@@ -282,15 +301,23 @@ func runInContainer(ctx context.Context, root, ctid string, t *Template, script 
 	if err != nil {
 		return err
 	}
-	rel := filepath.Join("tmp", fmt.Sprintf(".ezfs-%s-%d", script, os.Getpid()))
-	p := filepath.Join(root, rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o1777); err != nil {
+	// The script goes to the container's /tmp as the chroot will see it:
+	// resolved inside the container (its symlinks lead into it, never to
+	// the host), created new (O_EXCL|O_NOFOLLOW).
+	rel := "tmp/" + fmt.Sprintf(".ezfs-%s-%d", script, os.Getpid())
+	r, err := atfile.OpenRoot(root)
+	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(p, data, 0o700); err != nil {
-		return err
+	defer r.Close()
+	if err := r.MkdirAll("tmp", 0o1777); err != nil {
+		return fmt.Errorf("container %s: cannot copy the %s script into its /tmp: %w", ctid, script, err)
 	}
-	defer os.Remove(p)
+	r.Remove(rel) // left by an earlier run of this pid
+	if err := r.Create(rel, data, 0o700); err != nil {
+		return fmt.Errorf("container %s: cannot copy the %s script into its /tmp: %w", ctid, script, err)
+	}
+	defer r.Remove(rel)
 	cmd := exec.CommandContext(ctx, "chroot", root, "/"+rel)
 	cmd.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "VEID=" + ctid, "CTID=" + ctid, "HOME=/root"}, env...)
 	var out bytes.Buffer

@@ -122,7 +122,7 @@ func unpackDeb(archive string, dstfd int, dst string) (Stanza, []Entry, error) {
 			}
 			defer done()
 			sawData = true
-			entries, err = extractTar(r, dstfd, extractPolicy{links: true, devices: true, owners: true,
+			entries, err = extractTar(r, dstfd, extractPolicy{links: true, devices: true, fifos: true, owners: true,
 				maxBytes: maxPackageBytes, maxFiles: maxPackageFiles, skip: isControl})
 			return err
 		}

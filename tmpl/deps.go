@@ -94,8 +94,13 @@ func parseRelation(s string) (Relation, error) {
 		}
 	}
 	name, r.Arch, _ = strings.Cut(name, ":")
-	if name == "" || strings.ContainsAny(name, " \t()") {
-		return r, fmt.Errorf("bad package name %q", name)
+	if err := checkPackageName(name); err != nil {
+		return r, err
+	}
+	if r.Arch != "" {
+		if err := checkArch(r.Arch); err != nil {
+			return r, err
+		}
 	}
 	r.Name = name
 	return r, nil

@@ -24,7 +24,8 @@ var ErrUnsafeArchive = errors.New("unsafe archive")
 // extractPolicy says what an archive may hold.
 type extractPolicy struct {
 	links    bool  // symlinks and hard links
-	devices  bool  // character and block devices, FIFOs
+	devices  bool  // character and block devices
+	fifos    bool  // named pipes
 	owners   bool  // apply the archive's owners (else root)
 	xattrs   bool  // apply extended attributes (PAX SCHILY.xattr.*)
 	maxBytes int64 // total of regular file contents
@@ -196,8 +197,11 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 		if (e.Type == 'l' || e.Type == 'h') && !pol.links {
 			return entries, fmt.Errorf("%w: %q is a link; only files and directories belong here", ErrUnsafeArchive, p)
 		}
-		if (e.Type == 'c' || e.Type == 'b' || e.Type == 'p') && !pol.devices {
-			return entries, fmt.Errorf("%w: %q is a device or FIFO; only files and directories belong here", ErrUnsafeArchive, p)
+		if (e.Type == 'c' || e.Type == 'b') && !pol.devices {
+			return entries, fmt.Errorf("%w: %q is a device; only files and directories belong here", ErrUnsafeArchive, p)
+		}
+		if e.Type == 'p' && !pol.fifos {
+			return entries, fmt.Errorf("%w: %q is a FIFO (named pipe); a package holds files, directories, links and devices, and a FIFO is made by the program that uses it", ErrUnsafeArchive, p)
 		}
 		if e.Type == 'l' && !symlinkInside(p, e.Link) {
 			return entries, fmt.Errorf("%w: symlink %q -> %q leads outside the package", ErrUnsafeArchive, p, e.Link)
@@ -305,12 +309,12 @@ func (d *dirFDs) parent(p string) (int, string, error) {
 	}
 	fd, err := openBeneath(d.root, dir, unix.O_PATH|unix.O_DIRECTORY)
 	if errors.Is(err, unix.ENOENT) {
-		pfd, pname, err := d.parent(dir)
-		if err != nil {
-			return -1, "", err
+		pfd, pname, perr := d.parent(dir)
+		if perr != nil {
+			return -1, "", perr
 		}
-		if err := unix.Mkdirat(pfd, pname, 0o755); err != nil && err != unix.EEXIST {
-			return -1, "", err
+		if merr := unix.Mkdirat(pfd, pname, 0o755); merr != nil && merr != unix.EEXIST {
+			return -1, "", merr
 		}
 		fd, err = openBeneath(d.root, dir, unix.O_PATH|unix.O_DIRECTORY)
 	}

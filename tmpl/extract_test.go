@@ -69,6 +69,10 @@ func TestExtractRefusals(t *testing.T) {
 		"device": {func(tw *tar.Writer) {
 			tw.WriteHeader(&tar.Header{Name: "d", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3})
 		}, pol},
+		// A tar package may have devices, never a FIFO (docs/TEMPLATES.md).
+		"fifo in a package": {func(tw *tar.Writer) {
+			tw.WriteHeader(&tar.Header{Name: "run/pipe", Typeflag: tar.TypeFifo, Mode: 0o644})
+		}, extractPolicy{links: true, devices: true, maxBytes: 100, maxFiles: 10}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -83,4 +87,70 @@ func TestExtractRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A tar that lists a/b/file without entries for a and a/b: the parents
+// are made (an earlier version lost them to a shadowed err and leaked
+// the fd of each).
+func TestExtractMissingParents(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	before := openFDs(t)
+	buf := tarOf(t, func(tw *tar.Writer) {
+		tw.WriteHeader(&tar.Header{Name: "a/b/file", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2})
+		tw.Write([]byte("x\n"))
+	})
+	entries, err := extractTar(buf, fd, extractPolicy{maxBytes: 100, maxFiles: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("entries %+v", entries)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "a/b/file")); err != nil || string(b) != "x\n" {
+		t.Errorf("a/b/file: %q %v", b, err)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d fds open before, %d after", before, after)
+	}
+}
+
+// The skeleton makes missing parents the same way (a package whose
+// manifest has no entries for them).
+func TestParentInRootMissing(t *testing.T) {
+	dir := t.TempDir()
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	before := openFDs(t)
+	dfd, name, err := parentInRoot(fd, "a/b/file", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(dfd)
+	if name != "file" {
+		t.Errorf("name %q", name)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "a/b")); err != nil || !st.IsDir() {
+		t.Errorf("a/b: %v", err)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d fds open before, %d after", before, after)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	names, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(names)
 }

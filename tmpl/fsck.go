@@ -3,12 +3,14 @@ package tmpl
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	ezfs "github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/internal/atfile"
+	"github.com/ezfs/ezfs/internal/xattrat"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,13 +32,20 @@ func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
 	add := func(path, problem, fix string, fixed bool) {
 		out = append(out, Finding{Path: path, Problem: problem, Fix: fix, Fixed: fixed})
 	}
+	if err := CheckCTID(id); err != nil {
+		return nil, err
+	}
 	private := cfg.Private(id)
-	parent := filepath.Dir(private)
-	debris, _ := filepath.Glob(filepath.Join(parent, ".new-"+filepath.Base(private)+"-*"))
-	gone, _ := filepath.Glob(filepath.Join(parent, ".destroy-"+filepath.Base(private)+"-*"))
-	for _, d := range append(debris, gone...) {
-		fixed := repair && removeTree(parent, filepath.Base(d)) == nil
-		add(d, "staging left by an interrupted create or destroy", "removed", fixed)
+	parent, base := filepath.Dir(private), filepath.Base(private)
+	if names, err := os.ReadDir(parent); err == nil {
+		for _, e := range names {
+			if !isStagingOf(e.Name(), base) {
+				continue
+			}
+			d := filepath.Join(parent, e.Name())
+			fixed := repair && removeTree(parent, e.Name()) == nil
+			add(d, "staging left by an interrupted create or destroy", "removed", fixed)
+		}
 	}
 	ct, err := a.OpenCT(cfg, id)
 	if err != nil {
@@ -81,32 +90,42 @@ func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
 				"none: reinstall it with ezctl update "+id, false)
 		}
 	}
-	tmpDebris, _ := filepath.Glob(filepath.Join(ct.Root, "tmp", ".ezfs-*"))
-	for _, p := range tmpDebris {
-		fixed := repair && os.Remove(p) == nil
-		add(p, "a template script copied in by an interrupted command", "removed", fixed)
+	root, err := atfile.OpenRoot(ct.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	// The container's /tmp is resolved as inside it (a symlink to a host
+	// directory leads to that path in the container, never to the host).
+	tmpNames, _ := root.ReadDirNames("tmp")
+	sort.Strings(tmpNames)
+	for _, n := range tmpNames {
+		if !strings.HasPrefix(n, ".ezfs-") {
+			continue
+		}
+		fixed := repair && root.Remove("tmp/"+n) == nil
+		add(filepath.Join(ct.Root, "tmp", n), "a template script copied in by an interrupted command", "removed", fixed)
 	}
 	buf := make([]byte, 4096)
-	err = filepath.WalkDir(ct.Root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
+	err = atfile.Walk(root.FD(), func(dirfd int, name, rel string, st *unix.Stat_t) error {
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			return nil
 		}
-		n, err := unix.Lgetxattr(p, ezfs.LinkAttr, buf)
+		n, err := xattrat.Get(dirfd, name, ezfs.LinkAttr, buf)
 		if err != nil {
 			return nil
 		}
 		value := string(buf[:n])
-		rel, _ := filepath.Rel(ct.Root, p)
 		if err := ezfs.CheckLinkValue(value); err != nil {
 			add(rel, fmt.Sprintf("malformed link entry (%v); it reads as an I/O error", err), "none: remove it, or recreate the container", false)
 			return nil
 		}
-		if info, err := d.Info(); err == nil && info.Size() > 0 {
-			fixed := repair && os.Truncate(p, 0) == nil
-			add(rel, fmt.Sprintf("a copy-up was interrupted: the link entry holds %d stray bytes", info.Size()), "truncated (the link is intact)", fixed)
+		if st.Size > 0 {
+			fixed := repair && truncateEntry(dirfd, name, st) == nil
+			add(rel, fmt.Sprintf("a copy-up was interrupted: the link entry holds %d stray bytes", st.Size), "truncated (the link is intact)", fixed)
 		}
 		if _, err := os.Lstat(filepath.Join(a.Root, value)); errors.Is(err, os.ErrNotExist) {
-			fix, fixed := a.relinkDangling(p, value, archDir, byName, repair)
+			fix, fixed := a.relinkDangling(dirfd, name, value, archDir, byName, repair)
 			add(rel, fmt.Sprintf("link entry to %s, which is gone", value), fix, fixed)
 		}
 		return nil
@@ -116,22 +135,46 @@ func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
 
 // relinkDangling points a link entry whose package is gone at the same
 // file of the version vzpackages lists, or removes it.
-func (a *Area) relinkDangling(p, value, archDir string, byName map[string]PkgLine, repair bool) (string, bool) {
+func (a *Area) relinkDangling(dirfd int, name, value, archDir string, byName map[string]PkgLine, repair bool) (string, bool) {
 	rest := strings.TrimPrefix(value, archDir+"/")
 	key, inner, ok := strings.Cut(rest, "/")
-	name, _, _ := strings.Cut(key, "_")
-	if l, known := byName[name]; ok && known {
+	pkg, _, _ := strings.Cut(key, "_")
+	if l, known := byName[pkg]; ok && known {
 		if now := filepath.Join(archDir, l.Key(), inner); now != value {
 			if _, err := os.Stat(filepath.Join(a.Root, now)); err == nil {
 				if !repair {
 					return "relink to " + now, false
 				}
-				return "relinked to " + now, unix.Lsetxattr(p, ezfs.LinkAttr, []byte(now), 0) == nil
+				return "relinked to " + now, xattrat.Set(dirfd, name, ezfs.LinkAttr, []byte(now)) == nil
 			}
 		}
 	}
 	if !repair {
 		return "remove it (no installed package has the file)", false
 	}
-	return "removed (no installed package has the file)", os.Remove(p) == nil
+	return "removed (no installed package has the file)", unix.Unlinkat(dirfd, name, 0) == nil
+}
+
+// isStagingOf reports whether name is the staging of an interrupted
+// create or destroy of the private area base: ".new-BASE-PID" or
+// ".destroy-BASE-PID", exactly (".new-7-9-12345" is container 7-9's,
+// not 7's).
+func isStagingOf(name, base string) bool {
+	for _, kind := range []string{".new-", ".destroy-"} {
+		if pid, ok := strings.CutPrefix(name, kind+base+"-"); ok && pid != "" && strings.Trim(pid, "0123456789") == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// truncateEntry empties a link entry that a copy-up left bytes in, if it
+// is still that regular file.
+func truncateEntry(dirfd int, name string, st *unix.Stat_t) error {
+	f, err := atfile.OpenRegular(dirfd, name, unix.O_WRONLY, st)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Truncate(0)
 }

@@ -42,8 +42,11 @@ func PackageFromStanza(s Stanza) (*Package, error) {
 	if p.Name == "" || p.Version == "" || p.Arch == "" {
 		return nil, fmt.Errorf("stanza without Package, Version or Architecture: %q", p.Name)
 	}
-	if !ValidVersion(p.Version) {
-		return nil, fmt.Errorf("package %s: bad version %q", p.Name, p.Version)
+	if err := checkKey(p.Name, p.Version, p.Arch); err != nil {
+		return nil, err
+	}
+	if err := checkFilename(p.Filename); err != nil {
+		return nil, fmt.Errorf("package %s: %w", p.Name, err)
 	}
 	var err error
 	if p.Depends, err = ParseRelations(s.Get("Depends")); err != nil {

@@ -102,21 +102,22 @@ func TestParseStanzasAndWrite(t *testing.T) {
 }
 
 func TestParseRelations(t *testing.T) {
-	got, err := ParseRelations("a, b (>= 1.0) | c:any (<< 2), d [amd64], e (= 1:2.0-1) <!nocheck>, f (> 1)")
+	got, err := ParseRelations("aa, bb (>= 1.0) | cc:any (<< 2), dd [amd64], ee (= 1:2.0-1) <!nocheck>, f++ (> 1)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Clause{
-		{{Name: "a"}},
-		{{Name: "b", Op: ">=", Version: "1.0"}, {Name: "c", Arch: "any", Op: "<<", Version: "2"}},
-		{{Name: "d"}},
-		{{Name: "e", Op: "=", Version: "1:2.0-1"}},
-		{{Name: "f", Op: ">=", Version: "1"}},
+		{{Name: "aa"}},
+		{{Name: "bb", Op: ">=", Version: "1.0"}, {Name: "cc", Arch: "any", Op: "<<", Version: "2"}},
+		{{Name: "dd"}},
+		{{Name: "ee", Op: "=", Version: "1:2.0-1"}},
+		{{Name: "f++", Op: ">=", Version: "1"}},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Error(d)
 	}
-	for _, bad := range []string{"a (>= )", "(>= 1)", "a (1.0)", "a (>= 1"} {
+	for _, bad := range []string{"aa (>= )", "(>= 1)", "aa (1.0)", "aa (>= 1", "a", "../../x", "lib/x", "Foo", ".x",
+		"x_y", "aa:../x", "aa:AMD64", "aa bb"} {
 		if _, err := ParseRelations(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -28,7 +28,10 @@ func (a *Area) InstallTemplates(src string) (_ []*Template, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("template install: %w", err)
 	}
-	if err := os.MkdirAll(a.Root, 0o755); err != nil {
+	if err := os.MkdirAll(a.Root, AreaMode); err != nil {
+		return nil, err
+	}
+	if err := a.Seal(); err != nil {
 		return nil, err
 	}
 	dir := src

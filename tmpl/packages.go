@@ -55,6 +55,9 @@ func LoadInstalled(dir string) (*Installed, error) {
 		return nil, fmt.Errorf("package %s: bad control file (%v)", filepath.Base(dir), err)
 	}
 	c := st[0]
+	if err := checkKey(c.Get("Package"), c.Get("Version"), c.Get("Architecture")); err != nil {
+		return nil, fmt.Errorf("package %s: %s: %w", filepath.Base(dir), controlFile, err)
+	}
 	return &Installed{Name: c.Get("Package"), Version: c.Get("Version"), Arch: c.Get("Architecture"),
 		Key: filepath.Base(dir), Dir: dir, Entries: entries, Control: c}, nil
 }
@@ -69,6 +72,9 @@ const downloadWorkers = 4
 func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*Package) ([]*Installed, []string, error) {
 	var missing []*Package
 	for _, p := range pkgs {
+		if err := checkElement(p.Key()); err != nil {
+			return nil, nil, fmt.Errorf("package %s: %w", p, err)
+		}
 		if _, err := os.Stat(filepath.Join(j.archDir, p.Key(), manifestFile)); err != nil {
 			missing = append(missing, p)
 		}
@@ -191,24 +197,36 @@ func (j *job) download(ctx context.Context, pkgs []*Package) error {
 // gives it its manifest; it returns the directory, which the caller
 // renames into place.
 func (j *job) unpack(m Manager, p *Package) (string, error) {
-	final := filepath.Join(j.archDir, p.Key())
-	tmp := tempName(final, "new")
-	os.RemoveAll(tmp)
-	if err := os.Mkdir(tmp, 0o755); err != nil {
+	// The key is one path element (names, versions and architectures
+	// are checked where they are read); checked again here, as it is
+	// what keeps the package below the area.
+	key := p.Key()
+	if err := checkElement(key); err != nil {
+		return "", fmt.Errorf("package %s: %w", p, err)
+	}
+	archfd, err := unix.Open(j.archDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
 		return "", err
+	}
+	defer unix.Close(archfd)
+	name := fmt.Sprintf(".new-%s-%d", key, os.Getpid())
+	tmp := filepath.Join(j.archDir, name)
+	removeTree(j.archDir, name)
+	if err := unix.Mkdirat(archfd, name, 0o755); err != nil {
+		return "", &os.PathError{Op: "mkdir", Path: tmp, Err: err}
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			os.RemoveAll(tmp)
+			removeTree(j.archDir, name)
 		}
 	}()
-	fd, err := unix.Open(tmp, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(archfd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", err
 	}
+	defer unix.Close(fd)
 	control, entries, err := m.Unpack(j.downloadPath(p), fd, tmp)
-	unix.Close(fd)
 	if err != nil {
 		return "", fmt.Errorf("unpack %s: %w", p, err)
 	}
@@ -217,9 +235,6 @@ func (j *job) unpack(m Manager, p *Package) (string, error) {
 			return "", fmt.Errorf("unpack %s: its control says %s %q, the index %q", p, f, control.Get(f), p.Stanza.Get(f))
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(tmp, metaDir), 0o755); err != nil {
-		return "", err
-	}
 	var cbuf, mbuf bytes.Buffer
 	if err := WriteStanza(&cbuf, control); err != nil {
 		return "", err
@@ -227,19 +242,42 @@ func (j *job) unpack(m Manager, p *Package) (string, error) {
 	if err := WriteManifest(&mbuf, entries); err != nil {
 		return "", err
 	}
-	// The caller syncs the filesystem before renaming tmp into place.
-	if err := os.WriteFile(filepath.Join(tmp, controlFile), cbuf.Bytes(), 0o644); err != nil {
-		return "", err
+	// .ezfs is never written by the archive (its members there are
+	// skipped); the records are made new, beneath the package's fd.
+	if err := unix.Mkdirat(fd, metaDir, 0o755); err != nil && err != unix.EEXIST {
+		return "", &os.PathError{Op: "mkdir", Path: filepath.Join(tmp, metaDir), Err: err}
 	}
-	if err := os.WriteFile(filepath.Join(tmp, manifestFile), mbuf.Bytes(), 0o644); err != nil {
-		return "", err
+	for _, rec := range []struct {
+		name string
+		data []byte
+	}{{controlFile, cbuf.Bytes()}, {manifestFile, mbuf.Bytes()}} {
+		// The caller syncs the filesystem before renaming tmp into place.
+		if err := createAt(fd, rec.name, rec.data, 0o644); err != nil {
+			return "", &os.PathError{Op: "write", Path: filepath.Join(tmp, rec.name), Err: err}
+		}
 	}
 	ok = true
 	return tmp, nil
 }
 
+// createAt writes a new file beneath dirfd, through no symlink.
+func createAt(dirfd int, rel string, data []byte, mode uint32) error {
+	how := unix.OpenHow{Flags: unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC, Mode: uint64(mode),
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := unix.Openat2(dirfd, rel, &how)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), rel)
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func writeFileSync(p string, data []byte) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return err
 	}

@@ -72,3 +72,108 @@ func TestParseDeb822Sources(t *testing.T) {
 		t.Fatalf("%v %+v", err, ss)
 	}
 }
+
+// safeElement reports whether s can only name one entry of a directory.
+func safeElement(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\x00")
+}
+
+// Package names, versions and architectures of an index become the
+// package's directory name in the area: whatever an index says, an
+// accepted package's key is one safe path element, and every name its
+// relations give is a package name (no "/", no "..").
+func FuzzIndexNamesArePaths(f *testing.F) {
+	f.Add("../../../../var/tmp/PWN", "1.0", "amd64", "libc6 (>= 2) | ../x")
+	f.Add("libfoo", "1:2.0-1", "all", "a/b, c")
+	f.Add("ok", "1.0", "../..", "")
+	f.Add("ok", "1.0/../..", "amd64", "")
+	f.Fuzz(func(t *testing.T, name, version, arch, depends string) {
+		stanza := "Package: " + name + "\nVersion: " + version + "\nArchitecture: " + arch +
+			"\nDepends: " + depends + "\nProvides: " + depends + "\n"
+		ix := NewIndex(arch)
+		if ix.ReadIndex(strings.NewReader(stanza), nil, "Packages") != nil {
+			return
+		}
+		for _, ps := range ix.byName {
+			for _, p := range ps {
+				if !safeElement(p.Key()) {
+					t.Fatalf("key %q from %q", p.Key(), stanza)
+				}
+				for _, c := range append(p.Depends, p.PreDepends...) {
+					for _, r := range c {
+						if !ValidPackageName(r.Name) {
+							t.Fatalf("relation name %q from %q", r.Name, stanza)
+						}
+					}
+				}
+				for _, r := range p.Provides {
+					if !ValidPackageName(r.Name) {
+						t.Fatalf("provided name %q from %q", r.Name, stanza)
+					}
+				}
+			}
+		}
+	})
+}
+
+// A package's control stanza (.ezfs/control of a tar package, control of
+// a .deb, .ezfs/control in the area) is checked the same way.
+func FuzzControlNamesArePaths(f *testing.F) {
+	f.Add("Package: x/../../y\nVersion: 1\nArchitecture: amd64\n")
+	f.Add("Package: bash\nVersion: 5.2.15-2\nArchitecture: amd64\nDepends: libc6 (>= 2.36)\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		st, err := ParseStanzas(strings.NewReader(text), "control")
+		if err != nil || len(st) != 1 {
+			return
+		}
+		c := st[0]
+		if checkKey(c.Get("Package"), c.Get("Version"), c.Get("Architecture")) != nil {
+			return
+		}
+		l := PkgLine{c.Get("Package"), c.Get("Version"), c.Get("Architecture"), "t"}
+		if !safeElement(l.Key()) {
+			t.Fatalf("key %q from %q", l.Key(), text)
+		}
+	})
+}
+
+// A packages file: every relation it yields has checked names.
+func FuzzPackageList(f *testing.F) {
+	f.Add("coreutils bash\nnginx (>= 1.22) | apache2 curl\n")
+	f.Add("../../x\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		items, err := packageList([]byte(text))
+		if err != nil {
+			return
+		}
+		for _, it := range items {
+			cs, err := ParseRelations(it)
+			if err != nil {
+				t.Fatalf("item %q of %q does not parse: %v", it, text, err)
+			}
+			for _, c := range cs {
+				for _, r := range c {
+					if !ValidPackageName(r.Name) {
+						t.Fatalf("name %q from %q", r.Name, text)
+					}
+				}
+			}
+		}
+	})
+}
+
+// vzpackages lines name directories of the area too.
+func FuzzVZPackagesKeys(f *testing.F) {
+	f.Add("../../x 1.0 amd64 t\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		lines, err := ReadVZPackages(strings.NewReader(in), "f")
+		if err != nil {
+			return
+		}
+		for _, l := range lines {
+			if !safeElement(l.Key()) || !ValidPackageName(l.Name) || !ValidArch(l.Arch) {
+				t.Fatalf("%+v", l)
+			}
+		}
+	})
+}

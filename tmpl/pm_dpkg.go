@@ -5,14 +5,17 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/internal/atfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -91,36 +94,45 @@ func infoName(p *Installed) string {
 	return p.Name
 }
 
+// dpkgAdmin is dpkg's database, from the container's root.
+const dpkgAdmin = "var/lib/dpkg"
+
 // Register writes the packages into the container's dpkg database as
 // unpacked and not yet configured: a status stanza each, info/*.list of
 // their paths, and their control files (md5sums, maintainer scripts...).
+// Every path is resolved inside the container (root may be its mount,
+// whose symlinks are the container's to set).
 func (dpkgManager) Register(root string, area *Area, pkgs []*Installed, link bool) error {
-	admin := filepath.Join(root, "var/lib/dpkg")
+	r, err := atfile.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	for _, d := range []string{"info", "updates", "triggers", "alternatives", "parts"} {
-		if err := os.MkdirAll(filepath.Join(admin, d), 0o755); err != nil {
+		if err := r.MkdirAll(path.Join(dpkgAdmin, d), 0o755); err != nil {
 			return err
 		}
 	}
 	for _, f := range []string{"available", "diversions", "statoverride"} {
-		if _, err := os.Stat(filepath.Join(admin, f)); os.IsNotExist(err) {
-			if err := os.WriteFile(filepath.Join(admin, f), nil, 0o644); err != nil {
+		if _, err := r.Lstat(path.Join(dpkgAdmin, f)); errors.Is(err, unix.ENOENT) {
+			if err := r.Create(path.Join(dpkgAdmin, f), nil, 0o644); err != nil {
 				return err
 			}
 		}
 	}
-	if _, err := os.Stat(filepath.Join(admin, "arch")); os.IsNotExist(err) && len(pkgs) > 0 {
-		os.WriteFile(filepath.Join(admin, "arch"), []byte(PackageArch(pkgs[0].Arch)+"\n"), 0o644)
+	if _, err := r.Lstat(path.Join(dpkgAdmin, "arch")); errors.Is(err, unix.ENOENT) && len(pkgs) > 0 {
+		r.Create(path.Join(dpkgAdmin, "arch"), []byte(PackageArch(pkgs[0].Arch)+"\n"), 0o644)
 	}
 	names := map[string]bool{}
 	for _, p := range pkgs {
 		names[p.Name] = true
 	}
 	var status bytes.Buffer
-	if err := keepStatus(admin, &status, func(name string) bool { return !names[name] }); err != nil {
+	if err := keepStatus(r, &status, func(name string) bool { return !names[name] }); err != nil {
 		return err
 	}
 	for _, p := range pkgs {
-		if err := writeInfo(admin, area, p, link); err != nil {
+		if err := writeInfo(r, area, p, link); err != nil {
 			return fmt.Errorf("package %s: %w", p.Key, err)
 		}
 		st := Stanza{{"Package", p.Name}, {"Status", "install ok unpacked"}}
@@ -136,17 +148,18 @@ func (dpkgManager) Register(root string, area *Area, pkgs []*Installed, link boo
 			return err
 		}
 	}
-	return atomicWrite(filepath.Join(admin, "status"), status.Bytes())
+	return r.Replace(path.Join(dpkgAdmin, "status"), status.Bytes(), 0o644)
 }
 
-func writeInfo(admin string, area *Area, p *Installed, link bool) error {
+func writeInfo(r *atfile.Root, area *Area, p *Installed, link bool) error {
 	name := infoName(p)
 	var list bytes.Buffer
 	list.WriteString("/.\n")
 	for _, e := range p.Entries {
 		list.WriteString("/" + e.Path + "\n")
 	}
-	if err := os.WriteFile(filepath.Join(admin, "info", name+".list"), list.Bytes(), 0o644); err != nil {
+	info := path.Join(dpkgAdmin, "info")
+	if err := r.Replace(path.Join(info, name+".list"), list.Bytes(), 0o644); err != nil {
 		return err
 	}
 	for _, f := range debControlFiles {
@@ -158,14 +171,24 @@ func writeInfo(admin string, area *Area, p *Installed, link bool) error {
 		if err != nil {
 			continue
 		}
-		dst := filepath.Join(admin, "info", name+"."+f)
-		os.Remove(dst)
+		dst := path.Join(info, name+"."+f)
+		if err := r.Remove(dst); err != nil {
+			return err
+		}
 		if link {
-			if err := os.WriteFile(dst, nil, st.Mode().Perm()); err != nil {
+			out, err := r.Open(dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, uint32(st.Mode().Perm()))
+			if err != nil {
 				return err
 			}
 			value := filepath.Join(p.RelDir(area), metaDir, "deb", f)
-			if err := unix.Lsetxattr(dst, fs.LinkAttr, []byte(value), 0); err != nil {
+			err = unix.Fsetxattr(int(out.Fd()), fs.LinkAttr, []byte(value), 0)
+			if err == nil {
+				err = out.Chmod(st.Mode().Perm())
+			}
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
 				return err
 			}
 			continue
@@ -174,7 +197,7 @@ func writeInfo(admin string, area *Area, p *Installed, link bool) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(dst, data, st.Mode().Perm()); err != nil {
+		if err := r.Create(dst, data, uint32(st.Mode().Perm())); err != nil {
 			return err
 		}
 	}
@@ -188,10 +211,18 @@ func conffiles(p *Installed) string {
 	if err != nil {
 		return ""
 	}
+	// Conffile names come from the package: each is read inside the
+	// package's directory (its symlinks lead within it), never from the
+	// host ("/../../etc/shadow" is the package's own /etc/shadow).
+	pkgRoot, err := atfile.OpenRoot(p.Dir)
+	if err != nil {
+		return ""
+	}
+	defer pkgRoot.Close()
 	var lines []string
 	for _, c := range strings.Fields(string(data)) {
 		sum := "newconffile"
-		if b, err := os.ReadFile(filepath.Join(p.Dir, strings.TrimPrefix(c, "/"))); err == nil {
+		if b, err := pkgRoot.ReadFile(c); err == nil {
 			h := md5.Sum(b)
 			sum = hex.EncodeToString(h[:])
 		}
@@ -208,36 +239,53 @@ func conffiles(p *Installed) string {
 // the way debootstrap's second stage does. Services are kept from
 // starting (policy-rc.d).
 func (dpkgManager) Configure(ctx context.Context, mnt string, pkgs []*Installed, env []string) (err error) {
-	var binds []string
+	r, err := atfile.OpenRoot(mnt)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var binds []int // the mounts' roots, to unmount by fd
 	defer func() {
 		for i := len(binds) - 1; i >= 0; i-- {
-			unix.Unmount(binds[i], unix.MNT_DETACH)
+			unix.Unmount(atfile.ProcPath(binds[i]), unix.MNT_DETACH)
+			unix.Close(binds[i])
 		}
 	}()
+	// Mountpoints are resolved inside the container and mounted on by
+	// fd: a container's /proc that is a symlink to a host directory
+	// gets its mount in the container, not over the host's directory.
 	for _, b := range []struct{ src, dst, fstype string }{{"proc", "proc", "proc"}, {"/sys", "sys", ""}, {"/dev", "dev", ""}} {
-		dst := filepath.Join(mnt, b.dst)
-		if err := os.MkdirAll(dst, 0o755); err != nil {
-			return err
+		if err := r.MkdirAll(b.dst, 0o755); err != nil {
+			return fmt.Errorf("mount %s in the container: %w", b.dst, err)
 		}
-		var err error
+		fd, err := r.OpenDir(b.dst)
+		if err != nil {
+			return fmt.Errorf("mount %s in the container (is its /%s a symlink out of it?): %w", b.dst, b.dst, err)
+		}
+		target := atfile.ProcPath(fd)
 		if b.fstype != "" {
-			err = unix.Mount(b.src, dst, b.fstype, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+			err = unix.Mount(b.src, target, b.fstype, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 		} else {
-			err = unix.Mount(b.src, dst, "", unix.MS_BIND|unix.MS_REC, "")
-			if err == nil {
-				unix.Mount("", dst, "", unix.MS_SLAVE|unix.MS_REC, "")
-			}
+			err = unix.Mount(b.src, target, "", unix.MS_BIND|unix.MS_REC, "")
 		}
+		unix.Close(fd)
 		if err != nil {
 			return fmt.Errorf("mount %s in the container: %w", b.dst, err)
 		}
-		binds = append(binds, dst)
+		mfd, err := r.OpenDir(b.dst)
+		if err != nil {
+			return fmt.Errorf("mount %s in the container: %w", b.dst, err)
+		}
+		binds = append(binds, mfd)
+		if b.fstype == "" {
+			unix.Mount("", atfile.ProcPath(mfd), "", unix.MS_SLAVE|unix.MS_REC, "")
+		}
 	}
-	policy := filepath.Join(mnt, "usr/sbin/policy-rc.d")
-	if err := os.WriteFile(policy, []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
+	policy := "usr/sbin/policy-rc.d"
+	if err := r.Replace(policy, []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
 		return err
 	}
-	defer os.Remove(policy)
+	defer r.Remove(policy)
 	base := append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"DEBIAN_FRONTEND=noninteractive", "DEBCONF_NONINTERACTIVE_SEEN=true", "LC_ALL=C", "LANG=C", "HOME=/root"}, env...)
 	run := func(extra []string, args ...string) error {
@@ -252,7 +300,7 @@ func (dpkgManager) Configure(ctx context.Context, mnt string, pkgs []*Installed,
 	}
 	for _, p := range pkgs {
 		script := "/var/lib/dpkg/info/" + infoName(p) + ".preinst"
-		if _, err := os.Stat(filepath.Join(mnt, script)); err != nil {
+		if _, err := r.Lstat(script); err != nil {
 			continue
 		}
 		if err := run([]string{"DPKG_MAINTSCRIPT_PACKAGE=" + p.Name, "DPKG_MAINTSCRIPT_ARCH=" + p.Arch,
@@ -264,15 +312,16 @@ func (dpkgManager) Configure(ctx context.Context, mnt string, pkgs []*Installed,
 }
 
 // keepStatus copies the stanzas of the status file that keep() wants.
-func keepStatus(admin string, out *bytes.Buffer, keep func(name string) bool) error {
-	old, err := os.ReadFile(filepath.Join(admin, "status"))
-	if os.IsNotExist(err) {
+func keepStatus(r *atfile.Root, out *bytes.Buffer, keep func(name string) bool) error {
+	p := path.Join(dpkgAdmin, "status")
+	old, err := r.ReadFile(p)
+	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	stanzas, err := ParseStanzas(bytes.NewReader(old), filepath.Join(admin, "status"))
+	stanzas, err := ParseStanzas(bytes.NewReader(old), p)
 	if err != nil {
 		return err
 	}
@@ -289,17 +338,28 @@ func keepStatus(admin string, out *bytes.Buffer, keep func(name string) bool) er
 // Unregister takes packages out of the container's dpkg database: their
 // status stanzas and info files.
 func (dpkgManager) Unregister(root string, names []string) error {
-	admin := filepath.Join(root, "var/lib/dpkg")
-	var status bytes.Buffer
-	if err := keepStatus(admin, &status, func(n string) bool { return !slices.Contains(names, n) }); err != nil {
+	r, err := atfile.OpenRoot(root)
+	if err != nil {
 		return err
 	}
-	for _, n := range names {
-		m, _ := filepath.Glob(filepath.Join(admin, "info", n+".*"))
-		m2, _ := filepath.Glob(filepath.Join(admin, "info", n+":*"))
-		for _, f := range append(m, m2...) {
-			os.Remove(f)
+	defer r.Close()
+	var status bytes.Buffer
+	if err := keepStatus(r, &status, func(n string) bool { return !slices.Contains(names, n) }); err != nil {
+		return err
+	}
+	info := path.Join(dpkgAdmin, "info")
+	files, _ := r.ReadDirNames(info)
+	for _, f := range files {
+		// NAME[:ARCH].EXT; names have dots, extensions do not (so
+		// "foo" does not take "foo.bar.list" of package foo.bar along).
+		i := strings.LastIndexByte(f, '.')
+		if i < 0 {
+			continue
+		}
+		pkg, _, _ := strings.Cut(f[:i], ":")
+		if slices.Contains(names, pkg) {
+			r.Remove(path.Join(info, f))
 		}
 	}
-	return atomicWrite(filepath.Join(admin, "status"), status.Bytes())
+	return r.Replace(path.Join(dpkgAdmin, "status"), status.Bytes(), 0o644)
 }

@@ -93,6 +93,11 @@ func buildSeed(pfd int, parent, name, cache string) error {
 	if err := createSubvolume(pfd, tmp); err != nil {
 		return err
 	}
+	// Containers are snapshots of the seed and get its mode: closed.
+	if err := unix.Fchmodat(pfd, tmp, 0o700, 0); err != nil {
+		removeTree(parent, tmp)
+		return err
+	}
 	ok := false
 	defer func() {
 		if !ok {

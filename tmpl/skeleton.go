@@ -61,18 +61,21 @@ func parentInRoot(root int, p string, create bool) (int, string, error) {
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 	fd, err := unix.Openat2(root, dir, &how)
 	if err == unix.ENOENT && create {
-		pfd, pname, err := parentInRoot(root, dir, true)
-		if err != nil {
-			return -1, "", err
+		pfd, pname, perr := parentInRoot(root, dir, true)
+		if perr != nil {
+			return -1, "", perr
 		}
-		err = unix.Mkdirat(pfd, pname, 0o755)
+		merr := unix.Mkdirat(pfd, pname, 0o755)
 		unix.Close(pfd)
-		if err != nil && err != unix.EEXIST {
-			return -1, "", err
+		if merr != nil && merr != unix.EEXIST {
+			return -1, "", merr
 		}
 		fd, err = unix.Openat2(root, dir, &how)
 	}
-	return fd, name, err
+	if err != nil {
+		return -1, "", err
+	}
+	return fd, name, nil
 }
 
 func (s *Skeleton) add(p *Installed, e *Entry) error {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // PkgLine is one line of templates/vzpackages: a package linked into the
@@ -32,8 +34,11 @@ func ReadVZPackages(r io.Reader, name string) ([]PkgLine, error) {
 			continue
 		}
 		f := strings.Fields(line)
-		if len(f) != 4 || !ValidVersion(f[1]) {
+		if len(f) != 4 {
 			return nil, fmt.Errorf("%s:%d: want \"name version arch template\", got %q", name, n, line)
+		}
+		if err := checkKey(f[0], f[1], f[2]); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 		}
 		out = append(out, PkgLine{f[0], f[1], f[2], f[3]})
 	}
@@ -41,7 +46,7 @@ func ReadVZPackages(r io.Reader, name string) ([]PkgLine, error) {
 }
 
 func loadVZPackages(private string) ([]PkgLine, error) {
-	f, err := os.Open(filepath.Join(private, VZPackagesFile))
+	f, err := os.OpenFile(filepath.Join(private, VZPackagesFile), os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
 	}
