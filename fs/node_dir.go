@@ -27,7 +27,6 @@ var (
 	_ fusefs.NodeUnlinker    = (*dirNode)(nil)
 	_ fusefs.NodeRmdirer     = (*dirNode)(nil)
 	_ fusefs.NodeRenamer     = (*dirNode)(nil)
-	_ fusefs.NodeStatfser    = (*dirNode)(nil)
 	_ fusefs.NodeFsyncer     = (*dirNode)(nil)
 	_ fusefs.NodeOnForgetter = (*dirNode)(nil)
 )
@@ -267,22 +266,6 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.Inod
 	return d.t.errno(retryEINTR0(func() error {
 		return unix.Renameat2(olddir, name, newdir, newName, uint(flags))
 	}))
-}
-
-func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	dirfd, err := d.dirfd()
-	if err != nil {
-		return d.t.errno(err)
-	}
-	var s unix.Statfs_t
-	if err := retryEINTR0(func() error { return unix.Fstatfs(dirfd, &s) }); err != nil {
-		return d.t.errno(err)
-	}
-	out.Blocks, out.Bfree, out.Bavail = s.Blocks, s.Bfree, s.Bavail
-	out.Files, out.Ffree = s.Files, s.Ffree
-	out.Bsize, out.Frsize = uint32(s.Bsize), uint32(s.Frsize)
-	out.NameLen = uint32(s.Namelen)
-	return 0
 }
 
 func (d *dirNode) Fsync(ctx context.Context, f fusefs.FileHandle, flags uint32) syscall.Errno {
