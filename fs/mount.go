@@ -101,9 +101,11 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 			DirectMountFlags:     mountFlags(opts),
 			MaxWrite:             maxWrite(opts),
 			EnableSymlinkCaching: true, // a symlink's target never changes in place
-			ExtraCapabilities:    fuse.CAP_ATOMIC_O_TRUNC,
-			Debug:                opts.Debug,
-			Logger:               log.New(os.Stderr, "fuse: ", 0),
+			// Default ACLs and the umask: see umask.go.
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_DONT_MASK,
+			EnableAcl:         true,
+			Debug:             opts.Debug,
+			Logger:            log.New(os.Stderr, "fuse: ", 0),
 		},
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,

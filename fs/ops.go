@@ -93,13 +93,17 @@ func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 func (r *rawFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
 	r.ops.add(opMkdir)
 	defer r.changing()()
-	return r.RawFileSystem.Mkdir(cancel, in, name, out)
+	req := *in
+	req.Mode = withUmask(in.Mode, in.Umask)
+	return r.RawFileSystem.Mkdir(cancel, &req, name, out)
 }
 
 func (r *rawFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
 	r.ops.add(opMknod)
 	defer r.changing()()
-	return r.RawFileSystem.Mknod(cancel, in, name, out)
+	req := *in
+	req.Mode = withUmask(in.Mode, in.Umask)
+	return r.RawFileSystem.Mknod(cancel, &req, name, out)
 }
 
 func (r *rawFS) Unlink(cancel <-chan struct{}, header *fuse.InHeader, name string) fuse.Status {
@@ -184,7 +188,9 @@ func (r *rawFS) changing() func() {
 
 func (r *rawFS) Tmpfile(cancel <-chan struct{}, in *fuse.CreateIn, out *fuse.CreateOut) fuse.Status {
 	defer r.changing()()
-	return r.RawFileSystem.Tmpfile(cancel, in, out)
+	req := *in
+	req.Mode = withUmask(in.Mode, in.Umask)
+	return r.RawFileSystem.Tmpfile(cancel, &req, out)
 }
 
 func (r *rawFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) (uint32, fuse.Status) {
