@@ -119,6 +119,9 @@ func (n *node) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrO
 		return n.t.errno(err)
 	}
 	fillAttr(&out.Attr, &st)
+	if n.attrsVolatile() {
+		out.SetTimeout(volatileTimeout)
+	}
 	return 0
 }
 
@@ -277,8 +280,13 @@ func (t *tree) childEntry(ctx context.Context, parent *fusefs.Inode, dirfd int, 
 		return nil, err
 	}
 	fillAttr(&out.Attr, st)
-	if ln, ok := child.Operations().(*linkNode); ok {
-		ln.fixAttr(&out.Attr)
+	switch n := child.Operations().(type) {
+	case *linkNode:
+		n.fixAttr(&out.Attr)
+	case *fileNode:
+		if n.attrsVolatile() {
+			out.SetAttrTimeout(volatileTimeout)
+		}
 	}
 	return child, nil
 }

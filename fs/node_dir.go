@@ -220,7 +220,11 @@ func (d *dirNode) finishOpenCreate(ctx context.Context, fd int, name string, fla
 	child := d.NewInode(ctx, fn, fusefs.StableAttr{Mode: unix.S_IFREG, Ino: st.Ino, Gen: genPlain})
 	// The bridge may have picked an older node of the same identity.
 	owner, _ := child.Operations().(*fileNode)
-	return child, newFileHandle(owner, fd, flags), 0
+	h := newFileHandle(owner, fd, flags)
+	if owner.attrsVolatile() {
+		out.SetAttrTimeout(volatileTimeout)
+	}
+	return child, h, 0
 }
 
 func (d *dirNode) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {

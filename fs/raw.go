@@ -173,6 +173,7 @@ func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, o
 	req := *in
 	req.Mode = withUmask(in.Mode, in.Umask)
 	st := r.RawFileSystem.Create(cancel, &req, name, out)
+	noEntryAttrCache(&out.EntryOut)
 	if st == fuse.OK {
 		r.countOpen(&out.OpenOut)
 	}
