@@ -242,6 +242,7 @@ func (t *tree) makeChild(ctx context.Context, parent *fusefs.Inode, dirfd int, n
 		// now (its package was installed).
 		if ln, ok := old.Operations().(*linkNode); ok && link != nil {
 			ln.link.Store(link)
+			ln.touched.Store(0) // the entry may have changed (touchAtime)
 		}
 		return old, nil
 	}
