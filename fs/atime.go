@@ -125,7 +125,7 @@ func init() { remountCheck.Store(int64(time.Second)) }
 
 // followMounts waits for changes of the mount table (mountinfo polls
 // with POLLPRI), or remountCheck, and applies the watched mounts'
-// options. One goroutine per process, outliving any one mount, so it
+// options. One goroutine per process while any mount is watched, so it
 // logs to the default logger.
 func followMounts(f *os.File) {
 	defer f.Close()
@@ -139,6 +139,12 @@ func followMounts(f *os.File) {
 			return
 		}
 		mountWatch.mu.Lock()
+		if len(mountWatch.mounts) == 0 {
+			// The last mount ended; the next one starts another.
+			mountWatch.started = false
+			mountWatch.mu.Unlock()
+			return
+		}
 		syncMountsLocked()
 		mountWatch.mu.Unlock()
 	}
