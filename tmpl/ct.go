@@ -175,6 +175,9 @@ func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, o
 	if err := writeFileSync(filepath.Join(stage, VEConfFile), []byte(conf)); err != nil {
 		return nil, err
 	}
+	if err := WriteNetworkFiles(filepath.Join(stage, "root"), Network{}.withDefaults(id)); err != nil {
+		return nil, fmt.Errorf("create %s: %w", id, err)
+	}
 	if err := os.Chmod(stage, 0o700); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,116 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// mountedCT is container 101 of a ctNode, created and mounted.
+func mountedCT(t *testing.T) *node {
+	n := ctNode(t)
+	n.ok(t, "cache", "create", "demo-1-x86_64")
+	n.ok(t, "create", "101", "--ostemplate", "demo-1-x86_64")
+	n.ok(t, "mount", "101")
+	t.Cleanup(func() { n.ezctl(t, "umount", "101") })
+	return n
+}
+
+// mountsBelow lists the host's mounts at or below dir.
+func mountsBelow(t *testing.T, dir string) []string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	must(t, err)
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func TestExecNamespaces(t *testing.T) {
+	n := mountedCT(t)
+	before := mountsBelow(t, n.vz)
+	host, _ := os.Hostname()
+	out := n.ok(t, "exec", "101", "--", "/bin/sh", "-c", `
+		echo "ppid $PPID"
+		read -r init < /proc/1/cmdline; echo "init $init"
+		read -r h < /proc/sys/kernel/hostname; echo "hostname $h"
+		echo data > /dev/null && read -r z < /dev/null; echo "null $?"
+		while read -r id parent dev root mp rest; do echo "mount $mp"; done < /proc/self/mountinfo
+		echo "VEID $VEID"`)
+	var mounts []string
+	for _, l := range strings.Split(out, "\n") {
+		if mp, ok := strings.CutPrefix(l, "mount "); ok {
+			mounts = append(mounts, mp)
+		}
+	}
+	sort.Strings(mounts)
+	want := "/ /dev /dev/mqueue /dev/pts /dev/shm /proc /sys"
+	if got := strings.Join(mounts, " "); got != want && got != strings.Replace(want, " /dev/mqueue", "", 1) {
+		t.Errorf("mounts inside: %s, want %s", got, want)
+	}
+	for _, w := range []string{"ppid 1\n", "init ezfs-nsinit\n", "hostname 101\n", "null 1\n", "VEID 101\n"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("exec: no %q in\n%s", w, out)
+		}
+	}
+	if host == "101" {
+		t.Fatal("the host is called 101: the hostname check proves nothing")
+	}
+	if after := mountsBelow(t, n.vz); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("the host's mounts changed:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
+	}
+	for _, code := range []int{0, 7} {
+		if got := n.exitCode(t, "exec", "101", "--", "/bin/sh", "-c", "exit "+string(rune('0'+code))); got != code {
+			t.Errorf("exit %d: ezctl's status %d", code, got)
+		}
+	}
+	if got := n.exitCode(t, "exec", "101", "--", "/bin/sh", "-c", "kill -TERM $$"); got != 128+15 {
+		t.Errorf("killed by SIGTERM: ezctl's status %d, want %d", got, 128+15)
+	}
+	out = n.ok(t, "exec", "--net", "none", "101", "--", "/bin/sh", "-c", `while read -r l; do echo "$l"; done < /proc/net/dev`)
+	if !strings.Contains(out, "lo:") || strings.Count(out, ":") != 1 {
+		t.Errorf("--net none: devices\n%s", out)
+	}
+	n.fails(t, "not found in the container's PATH", "exec", "101", "--", "nosuchcommand")
+}
+
+func TestSetHostnameAndNameserver(t *testing.T) {
+	n := mountedCT(t)
+	// A fresh container has its CTID as hostname and the host's resolvers.
+	if got := readFile(t, filepath.Join(n.root("101"), "etc/hostname")); got != "101\n" {
+		t.Errorf("etc/hostname after create: %q", got)
+	}
+	// The container's own files are hostile: a symlink out of it is
+	// replaced, never followed.
+	victim := filepath.Join(t.TempDir(), "victim")
+	writeFile(t, victim, "host file\n")
+	etc := filepath.Join(n.priv("101"), "root/etc")
+	must(t, os.Remove(filepath.Join(etc, "hostname")))
+	must(t, os.Symlink(victim, filepath.Join(etc, "hostname")))
+
+	n.ok(t, "set", "101", "--hostname", "web1.example", "--nameserver", "192.0.2.53", "--nameserver", "2001:db8::53")
+	if got := readFile(t, victim); got != "host file\n" {
+		t.Errorf("set wrote through the container's symlink: %q", got)
+	}
+	if got := readFile(t, filepath.Join(etc, "hostname")); got != "web1.example\n" {
+		t.Errorf("private etc/hostname: %q", got)
+	}
+	conf := readFile(t, filepath.Join(n.priv("101"), "ve.conf"))
+	if !strings.Contains(conf, `HOSTNAME="web1.example"`) || !strings.Contains(conf, `NAMESERVER="192.0.2.53 2001:db8::53"`) {
+		t.Errorf("ve.conf:\n%s", conf)
+	}
+	out := n.ok(t, "exec", "101", "--", "/bin/sh", "-c", `read -r h < /proc/sys/kernel/hostname; echo "hostname $h"
+		while read -r l; do echo "$l"; done < /etc/resolv.conf`)
+	for _, w := range []string{"hostname web1.example\n", "nameserver 192.0.2.53\n", "nameserver 2001:db8::53\n"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("inside after set: no %q in\n%s", w, out)
+		}
+	}
+	n.fails(t, "bad hostname", "set", "101", "--hostname", "-bad-")
+	n.fails(t, "bad nameserver", "set", "101", "--nameserver", "dns.example")
+}
