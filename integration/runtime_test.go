@@ -1,7 +1,10 @@
 package integration
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -113,4 +116,64 @@ func TestSetHostnameAndNameserver(t *testing.T) {
 	}
 	n.fails(t, "bad hostname", "set", "101", "--hostname", "-bad-")
 	n.fails(t, "bad nameserver", "set", "101", "--nameserver", "dns.example")
+}
+
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not installed (CI installs it)", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+func TestBundleRunsUnderRunc(t *testing.T) {
+	runc := requireTool(t, "runc")
+	n := mountedCT(t)
+	dir := filepath.Join(t.TempDir(), "bundle")
+	n.ok(t, "bundle", "101", dir, "--", "/bin/sh", "-c",
+		`read -r h < /proc/sys/kernel/hostname; echo "hostname $h ppid $PPID pid $$"; echo from-runc > /etc/from-runc; exit 5`)
+	var spec struct {
+		Root struct{ Path string } `json:"root"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	must(t, err)
+	must(t, json.Unmarshal(data, &spec))
+	if spec.Root.Path != n.root("101") {
+		t.Errorf("root.path %q, want VE_ROOT %s", spec.Root.Path, n.root("101"))
+	}
+	state := t.TempDir()
+	id := fmt.Sprintf("ezfs-it-%d", os.Getpid())
+	cmd := exec.Command(runc, "--root", state, "run", "-b", dir, id)
+	out, err := cmd.CombinedOutput()
+	t.Cleanup(func() { exec.Command(runc, "--root", state, "delete", "-f", id).Run() })
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 {
+		t.Fatalf("runc run: %v, want exit status 5\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "hostname 101 ppid 0 pid 1") {
+		t.Errorf("runc run: %s", out)
+	}
+	// Written inside, landed in the container's private area.
+	if got := readFile(t, filepath.Join(n.priv("101"), "root/etc/from-runc")); got != "from-runc\n" {
+		t.Errorf("private etc/from-runc: %q", got)
+	}
+}
+
+func TestNspawnRunsACommand(t *testing.T) {
+	nspawn := requireTool(t, "systemd-nspawn")
+	n := mountedCT(t)
+	out, err := exec.Command(nspawn, "-q", "--keep-unit", "--register=no", "-M", "ezfs-it", "-D", n.root("101"),
+		"/bin/sh", "-c", `echo "pid $$"; echo from-nspawn > /etc/from-nspawn`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-nspawn: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "pid ") {
+		t.Errorf("systemd-nspawn: %s", out)
+	}
+	if got := readFile(t, filepath.Join(n.priv("101"), "root/etc/from-nspawn")); got != "from-nspawn\n" {
+		t.Errorf("private etc/from-nspawn: %q", got)
+	}
 }
