@@ -98,7 +98,7 @@ func runEnter(c *cli.Context) error {
 	}
 	// A pty only for a terminal: piped input runs the shell as it is.
 	spec.TTY = term.IsTerminal(int(os.Stdin.Fd()))
-	spec.Args = []string{"/bin/sh", "-c", `cd && exec "$(command -v bash || echo /bin/sh)" -l`}
+	spec.Args = []string{"/bin/sh", "-c", `cd 2>/dev/null || cd /; exec "$(command -v bash || echo /bin/sh)" -l`}
 	return runSpec(ct, spec)
 }
 

@@ -3,12 +3,17 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // mountedCT is container 101 of a ctNode, created and mounted.
@@ -175,5 +180,97 @@ func TestNspawnRunsACommand(t *testing.T) {
 	}
 	if got := readFile(t, filepath.Join(n.priv("101"), "root/etc/from-nspawn")); got != "from-nspawn\n" {
 		t.Errorf("private etc/from-nspawn: %q", got)
+	}
+}
+
+func TestEnterWithoutTerminal(t *testing.T) {
+	n := mountedCT(t)
+	cmd := exec.Command(ezctl, "--vz", n.vz, "enter", "101")
+	cmd.Stdin = strings.NewReader("[ -t 0 ] || echo \"no tty in $VEID\"\nexit 3\n")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Fatalf("enter: %v, want exit status 3\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "no tty in 101") {
+		t.Errorf("enter: %s", out)
+	}
+}
+
+// openPTY opens a pty of the host for ezctl's terminal.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	must(t, err)
+	must(t, unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0))
+	num, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	must(t, err)
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", num), os.O_RDWR|unix.O_NOCTTY, 0)
+	must(t, err)
+	return m, s
+}
+
+func TestEnterWithTerminal(t *testing.T) {
+	n := mountedCT(t)
+	master, slave := openPTY(t)
+	defer master.Close()
+	cmd := exec.Command(ezctl, "--vz", n.vz, "enter", "101")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	must(t, cmd.Start())
+	slave.Close()
+	var out strings.Builder
+	done := make(chan struct{})
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := master.Read(buf)
+			out.Write(buf[:k])
+			if err != nil {
+				close(done)
+				return
+			}
+		}
+	}()
+	// The shell reads its terminal in the container's own devpts.
+	master.Write([]byte("[ -t 0 ] && [ -c /dev/pts/0 ] && echo \"tty-in-$((100+1))\"; exit 4\n"))
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 {
+		t.Errorf("enter: %v, want exit status 4", err)
+	}
+	master.Close()
+	<-done
+	if !strings.Contains(out.String(), "tty-in-101") {
+		t.Errorf("enter with a terminal:\n%s", out.String())
+	}
+}
+
+// A signal to ezctl (Ctrl-C on its terminal) reaches the command, which
+// runs in a session of its own.
+func TestExecForwardsSignals(t *testing.T) {
+	n := mountedCT(t)
+	cmd := exec.Command(ezctl, "--vz", n.vz, "exec", "101", "--", "/bin/sh", "-c", `echo ready; read -r x; echo "read returned"`)
+	stdin, err := cmd.StdinPipe()
+	must(t, err)
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	buf := make([]byte, 64)
+	k, err := stdout.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:k]), "ready") {
+		t.Fatalf("no ready line: %q %v", buf[:k], err)
+	}
+	must(t, cmd.Process.Signal(syscall.SIGINT))
+	done := make(chan error, 1)
+	go func() { io.ReadAll(stdout); done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("SIGINT to ezctl did not end the command in 30s")
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+2 {
+		t.Errorf("after SIGINT: %v, want exit status %d", err, 128+2)
 	}
 }

@@ -27,6 +27,7 @@ func initMain() int {
 		unix.Write(controlFd, []byte(msgError+err.Error()))
 		return 1
 	}
+	unix.CloseOnExec(controlFd) // the command must not hold it: its EOF tells ezctl the command runs
 	buf := make([]byte, 4<<20)
 	n, err := unix.Read(controlFd, buf)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -85,7 +86,25 @@ func Run(spec Spec) (int, error) {
 		return 0, fmt.Errorf("send the spec to the container's init: %w", err)
 	}
 
-	var master *os.File
+	var master atomic.Pointer[os.File]
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s == unix.SIGWINCH {
+					if m := master.Load(); m != nil {
+						copySize(m, stdin)
+					}
+					continue
+				}
+				cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+
 	var outDone chan struct{}
 	var restore func()
 	setupErr := ""
@@ -96,8 +115,9 @@ func Run(spec Spec) (int, error) {
 		}
 		switch {
 		case msg == msgPTY && fd >= 0:
-			master = os.NewFile(uintptr(fd), "pty-master")
-			outDone, restore = relay(master, stdin, stdout)
+			m := os.NewFile(uintptr(fd), "pty-master")
+			master.Store(m)
+			outDone, restore = relay(m, stdin, stdout)
 		case strings.HasPrefix(msg, msgError):
 			setupErr = strings.TrimPrefix(msg, msgError)
 		default:
@@ -110,28 +130,11 @@ func Run(spec Spec) (int, error) {
 		defer restore()
 	}
 
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				if s == unix.SIGWINCH {
-					if master != nil {
-						copySize(master, stdin)
-					}
-					continue
-				}
-				cmd.Process.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
 	err = cmd.Wait()
 	close(done)
 	if outDone != nil {
 		<-outDone // the pty's last output, up to the slave's close
-		master.Close()
+		master.Load().Close()
 	}
 	if setupErr != "" {
 		return 0, fmt.Errorf("%w: %s", ErrSetup, setupErr)
