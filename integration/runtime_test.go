@@ -274,3 +274,24 @@ func TestExecForwardsSignals(t *testing.T) {
 		t.Errorf("after SIGINT: %v, want exit status %d", err, 128+2)
 	}
 }
+
+func TestPodmanRootfs(t *testing.T) {
+	podman := requireTool(t, "podman")
+	n := mountedCT(t)
+	// runc and cgroupfs: no systemd, crun refuses hybrid cgroups; the
+	// host's network: no network plugins needed.
+	// podman's default limits are above what a restricted root may
+	// raise to (conmon starts lower): ask for modest ones.
+	out, err := exec.Command(podman, "--runtime", requireTool(t, "runc"), "--cgroup-manager", "cgroupfs", "run", "--rm", "--network", "host",
+		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+		"--rootfs", n.root("101"), "/bin/sh", "-c", `echo "pid $$"; echo from-podman > /etc/from-podman`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman run --rootfs: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "pid 1") {
+		t.Errorf("podman run: %s", out)
+	}
+	if got := readFile(t, filepath.Join(n.priv("101"), "root/etc/from-podman")); got != "from-podman\n" {
+		t.Errorf("private etc/from-podman: %q", got)
+	}
+}
