@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -23,6 +24,9 @@ func MaybeInit() {
 }
 
 func initMain() int {
+	// The bounding set is per thread: narrow it on the one that forks
+	// the command.
+	runtime.LockOSThread()
 	fail := func(err error) int {
 		unix.Write(controlFd, []byte(msgError+err.Error()))
 		return 1
@@ -74,6 +78,9 @@ func initMain() int {
 		// The command leads a session of its own with the pty as its
 		// controlling terminal: job control and ^C work as on a console.
 		sys = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	}
+	if err := dropCaps(spec.Net); err != nil {
+		return fail(err)
 	}
 	path, err := lookPath(spec.Args[0], spec.Env)
 	if err != nil {

@@ -6,11 +6,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ezfs/ezfs/internal/mountinfo"
 	"github.com/ezfs/ezfs/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
@@ -99,6 +101,7 @@ func TestNamespaces(t *testing.T) {
 		while read -r id parent maj root mp rest; do echo "mount $mp"; done < /proc/self/mountinfo
 		[ -c /dev/urandom ] && [ -L /dev/ptmx ] && [ -L /dev/fd ] && echo "dev ok"
 		if (echo x > /sys/x) 2>/dev/null; then echo "sys writable"; fi
+		while read -r k v; do [ "$k" = CapBnd: ] && echo "bounding $v"; done < /proc/self/status
 		exit 3`)
 	if code != 3 {
 		t.Errorf("exit status %d, want 3\n%s", code, out)
@@ -108,6 +111,9 @@ func TestNamespaces(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("inside the container: no %q in\n%s", want, out)
 		}
+	}
+	if !hasBounding(out, unix.CAP_CHOWN) || !hasBounding(out, unix.CAP_SYS_ADMIN) || hasBounding(out, unix.CAP_SYS_MODULE) || hasBounding(out, unix.CAP_NET_ADMIN) {
+		t.Errorf("bounding set: want chown and sys_admin, not sys_module or net_admin (host network):\n%s", out)
 	}
 	if strings.Contains(out, "sys writable") {
 		t.Error("/sys is writable")
@@ -140,4 +146,15 @@ func TestSetupError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "nosuch") {
 		t.Errorf("Run in a missing root: %v", err)
 	}
+}
+
+// hasBounding reads the "bounding HEX" line of the script's output.
+func hasBounding(out string, c int) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "bounding "); ok {
+			n, err := strconv.ParseUint(v, 16, 64)
+			return err == nil && n&(1<<c) != 0
+		}
+	}
+	return false
 }

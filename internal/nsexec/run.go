@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -30,6 +31,12 @@ var ErrSetup = errors.New("container setup failed")
 // stdout and stderr (or, with spec.TTY, a pty relayed to them) and
 // returns its exit status: 128+N when a signal N ended it.
 func Run(spec Spec) (int, error) {
+	if len(spec.Args) == 0 {
+		return 0, fmt.Errorf("no command to run")
+	}
+	if !filepath.IsAbs(spec.Root) {
+		return 0, fmt.Errorf("container root %q: want an absolute path", spec.Root)
+	}
 	if spec.Net == "" {
 		spec.Net = NetHost
 	}
