@@ -121,7 +121,7 @@ func Run(spec Spec) (int, error) {
 			break // EOF: the command started, or init died (its status says how)
 		}
 		switch {
-		case msg == msgPTY && fd >= 0:
+		case msg == msgPTY && fd >= 0 && spec.TTY && master.Load() == nil: // one, and only when asked for
 			m := os.NewFile(uintptr(fd), "pty-master")
 			master.Store(m)
 			outDone, restore = relay(m, stdin, stdout)
