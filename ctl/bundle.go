@@ -13,7 +13,7 @@ import (
 var bundleCommand = &cli.Command{
 	Name:      "bundle",
 	Usage:     "write an OCI runtime bundle (DIR/config.json) whose rootfs is the mounted container, for runc run",
-	ArgsUsage: "[--net host|none] CTID DIR [-- CMD...]",
+	ArgsUsage: "CTID DIR [-- CMD...]",
 	Flags:     []cli.Flag{netFlag},
 	Action:    runBundle,
 }

@@ -28,7 +28,7 @@ var ctCommands = []*cli.Command{
 	{Name: "remove", Usage: "take application templates out of a container", ArgsUsage: "CTID APP...", Action: runRemove},
 	{Name: "status", Usage: "exit 2 when updates are available, 0 when up to date", ArgsUsage: "CTID", Action: runStatus},
 	{Name: "list", Usage: "list containers", Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}}, Action: runList},
-	{Name: "exec", Usage: "run a command inside a mounted container, in namespaces of its own", ArgsUsage: "[--net host|none] CTID -- CMD...",
+	{Name: "exec", Usage: "run a command inside a mounted container, in namespaces of its own", ArgsUsage: "CTID -- CMD...",
 		Flags: []cli.Flag{netFlag}, Action: runExec},
 	{Name: "destroy", Usage: "remove a container (not while mounted)", ArgsUsage: "CTID", Action: runDestroy},
 }

@@ -17,7 +17,7 @@ var runtimeCommands = []*cli.Command{
 	{Name: "enter", Usage: "a login shell inside a mounted container, with a terminal", ArgsUsage: "CTID",
 		Flags: []cli.Flag{netFlag}, Action: runEnter},
 	{Name: "set", Usage: "change a container's hostname or resolvers (ve.conf, /etc/hostname, /etc/resolv.conf)",
-		ArgsUsage: "CTID [--hostname NAME] [--nameserver IP]...",
+		ArgsUsage: "CTID",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "hostname", Usage: "the container's host `NAME`"},
 			&cli.StringSliceFlag{Name: "nameserver", Usage: "a resolver's `IP`; repeat for more"},
