@@ -18,7 +18,7 @@ type fileNode struct {
 	mu   sync.Mutex
 	open map[*handle]struct{} // reach the file after it is unlinked (O_TMPFILE, fstat)
 
-	written atomic.Bool // opened for writing with passthrough (volatile.go)
+	written atomic.Bool // opened read-write with passthrough (volatile.go)
 }
 
 // specialNode is a symlink, FIFO, socket or device node. The kernel opens

@@ -1,0 +1,122 @@
+package fs
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Requests per file of the workloads FUSE makes expensive: every request
+// is a round trip to the daemon (about 30 µs on a small machine), so
+// their number bounds the speed of extracting, chmod'ing and reading many
+// small files. The bounds are those of this kernel and this daemon;
+// docs/PERFORMANCE.md says what each request is. A change that brings a
+// request back fails here.
+
+const reqFiles = 200
+
+// smallTar is a tar of reqFiles small files in 10 directories, owned by
+// uid and gid 1000, as a package's files are.
+func smallTar(t testing.TB) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	mtime := time.Unix(1700000000, 0)
+	hdr := func(h *tar.Header) {
+		h.Uid, h.Gid, h.ModTime, h.Format = 1000, 1000, mtime, tar.FormatPAX
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for d := 0; d < 10; d++ {
+		hdr(&tar.Header{Typeflag: tar.TypeDir, Name: fmt.Sprintf("x/d%d/", d), Mode: 0o755})
+	}
+	for i := 0; i < reqFiles; i++ {
+		data := []byte(strings.Repeat(fmt.Sprintf("file %d\n", i), 20))
+		hdr(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("x/d%d/f%d", i%10, i), Mode: 0o644, Size: int64(len(data))})
+		if _, err := tw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// opsDuring returns the requests the mount served while run ran.
+func (w *world) opsDuring(t testing.TB, run func()) map[string]int64 {
+	t.Helper()
+	before := w.srv.Ops()
+	run()
+	after := w.srv.Ops()
+	for k, v := range before {
+		after[k] -= v
+		if after[k] == 0 {
+			delete(after, k)
+		}
+	}
+	delete(after, "FORGET") // whenever the kernel gets to them
+	return after
+}
+
+func perFile(ops map[string]int64) (float64, string) {
+	var total int64
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(ops)) {
+		total += ops[k]
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, float64(ops[k])/reqFiles))
+	}
+	return float64(total) / reqFiles, strings.Join(parts, ", ")
+}
+
+func runIn(t testing.TB, dir, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+// TestRequestsPerFile extracts reqFiles small files with tar as root
+// (owners, modes and times restored, as a package manager does), changes
+// their modes with chmod -R, and reads every file twice, and bounds the
+// requests each costs per file.
+func TestRequestsPerFile(t *testing.T) {
+	if _, err := exec.LookPath("tar"); err != nil {
+		t.Skip("no tar")
+	}
+	w := newWorld(t, nil, nil)
+	tarball := filepath.Join(t.TempDir(), "small.tar")
+	if err := os.WriteFile(tarball, smallTar(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	readAll := func() { runIn(t, w.mnt, "sh", "-c", "find x -type f -print0 | xargs -0 cat >/dev/null") }
+	cases := []struct {
+		name string
+		run  func()
+		max  float64
+	}{
+		{"tar -x", func() { runIn(t, w.mnt, "tar", "-xf", tarball) }, 99},
+		{"chmod -R", func() { runIn(t, w.mnt, "chmod", "-R", "g+w", "x") }, 99},
+		{"read", readAll, 99},
+		{"read warm", readAll, 99},
+	}
+	for _, c := range cases {
+		ops := w.opsDuring(t, c.run)
+		n, detail := perFile(ops)
+		t.Logf("%s: %.2f requests per file (%s)", c.name, n, detail)
+		if n > c.max {
+			t.Errorf("%s: %.2f requests per file, want at most %.2f (%s)", c.name, n, c.max, detail)
+		}
+	}
+}
