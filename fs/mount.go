@@ -83,7 +83,7 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 
-	t := &tree{tmpl: tmpl, passthrough: !opts.NoPassthrough, log: logger, privRoot: privfd, privCloned: cloned}
+	t := &tree{tmpl: tmpl, passthrough: !opts.NoPassthrough, log: logger, privRoot: privfd, privCloned: cloned, attrTimeout: timeout}
 	t.era.Store(newEra())
 	t.atime.Store(-1) // the clone has the backing mount's setting
 	atime := opts.Atime

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Generations tell a link entry from the file it is copied into, and
@@ -29,6 +30,7 @@ type tree struct {
 	ra          readahead
 	pre         prefetch
 	era         atomic.Uint64 // of the link values it remembers (knownlinks.go)
+	attrTimeout time.Duration // the mount's, for replies go-fuse gives none (ops.go)
 
 	privRoot   int          // the private tree's root, on the clone of its mount (atime.go)
 	privCloned bool         // privRoot is on a clone whose atime setting is ours
