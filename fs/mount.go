@@ -111,7 +111,7 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 			MaxWrite:             maxWrite(opts),
 			EnableSymlinkCaching: true, // a symlink's target never changes in place
 			// Default ACLs and the umask: see umask.go.
-			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_DONT_MASK,
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_DONT_MASK | killPrivCaps,
 			EnableAcl:         true,
 			Debug:             opts.Debug,
 			Logger:            log.New(os.Stderr, "fuse: ", 0),

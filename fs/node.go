@@ -167,6 +167,14 @@ func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
 		if err := n.truncateAt(dirfd, name, h, int64(size)); err != nil {
 			return err
 		}
+		// A truncate by a caller without CAP_FSETID (the kernel leaves
+		// this to us, see killpriv.go); the daemon's own truncate, as
+		// root, clears nothing.
+		if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 {
+			if err := dropSetIDAt(dirfd, name, n.StableAttr().Ino, &in.Caller); err != nil {
+				return err
+			}
+		}
 	}
 	if in.Valid&(fuse.FATTR_ATIME|fuse.FATTR_MTIME|fuse.FATTR_ATIME_NOW|fuse.FATTR_MTIME_NOW) != 0 {
 		ts := [2]unix.Timespec{

@@ -53,6 +53,12 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 		// Unlinked but open: the handle's file itself, reopened.
 		fd, err = reopenFD(h.fd, oflags)
 	}
+	if err == nil && flags&unix.O_TRUNC != 0 {
+		err = f.truncatedAtOpen(ctx, fd)
+		if err != nil {
+			closeFD(fd)
+		}
+	}
 	if err != nil {
 		return nil, 0, f.t.errno(err)
 	}

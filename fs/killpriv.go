@@ -1,0 +1,46 @@
+package fs
+
+import (
+	"context"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Set-ID bits and FUSE_HANDLE_KILLPRIV_V2. Without it the kernel clears
+// the set-ID bits of a file written, truncated or chowned by sending the
+// new mode itself, and to compute it asks for the file's attributes
+// (a GETATTR before every chown, tar's included) and for its
+// security.capability attribute (a GETXATTR before every write and
+// chown, since it caches no "absent"). With it the daemon clears them,
+// and the kernel marks a file it has seen without set-ID bits and
+// capabilities (S_NOSEC) and asks no more until they change.
+//
+// What the daemon then does, as root, whose own writes and truncates
+// clear nothing on the backing filesystem:
+//   - SETATTR of the size with FATTR_KILL_SUIDGID (a caller without
+//     CAP_FSETID): clears them after the truncate (node.go);
+//   - OPEN with O_TRUNC: clears them for a caller without CAP_FSETID
+//     (truncatedAtOpen; the kernel's OPEN_KILL_SUIDGID says the same,
+//     but go-fuse does not pass it on);
+//   - a write by a caller without CAP_FSETID (a passthrough write never
+//     reaches the daemon): the kernel sends an empty SETATTR before it,
+//     which the daemon serves as chown(-1, -1), and a chown by root
+//     clears the set-user-ID bit, and the set-group-ID bit of a
+//     group-executable file, as the kernel did before;
+//   - FALLOCATE: as before (setid.go).
+//
+// The rule is the kernel's for a local filesystem (setid.go), the
+// caller's groups and capabilities read from /proc only for a file with
+// a set-ID bit.
+const killPrivCaps = fuse.CAP_HANDLE_KILLPRIV_V2
+
+// truncatedAtOpen clears the set-ID bits of the file open as fd after an
+// O_TRUNC open by the caller in ctx.
+func (f *fileNode) truncatedAtOpen(ctx context.Context, fd int) error {
+	caller, ok := fuse.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	_, err := dropSetID(fd, caller)
+	return err
+}
