@@ -90,7 +90,10 @@ func runIn(t testing.TB, dir, name string, args ...string) {
 // TestRequestsPerFile extracts reqFiles small files with tar as root
 // (owners, modes and times restored, as a package manager does), changes
 // their modes with chmod -R, and reads every file twice, and bounds the
-// requests each costs per file.
+// requests each costs per file. Another process dropping the machine's
+// caches (echo 2 > drop_caches) meanwhile makes the kernel look every
+// name up again: a workload over its bound is run again, up to 3 times,
+// and its best run counts.
 func TestRequestsPerFile(t *testing.T) {
 	if _, err := exec.LookPath("tar"); err != nil {
 		t.Skip("no tar")
@@ -100,23 +103,42 @@ func TestRequestsPerFile(t *testing.T) {
 	if err := os.WriteFile(tarball, smallTar(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	readAll := func() { runIn(t, w.mnt, "sh", "-c", "find x -type f -print0 | xargs -0 cat >/dev/null") }
+	tree := ""
+	chmods := 0
 	cases := []struct {
 		name string
 		run  func()
-		max  float64
+		max  float64 // see docs/PERFORMANCE.md, Requests per file
 	}{
-		{"tar -x", func() { runIn(t, w.mnt, "tar", "-xf", tarball) }, 99},
-		{"chmod -R", func() { runIn(t, w.mnt, "chmod", "-R", "g+w", "x") }, 99},
-		{"read", readAll, 99},
-		{"read warm", readAll, 99},
+		{"tar -x", func() {
+			dir, err := os.MkdirTemp(w.mnt, "tar")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tree = filepath.Join(dir, "x")
+			runIn(t, dir, "tar", "-xf", tarball)
+		}, 10.5},
+		{"chmod -R", func() {
+			chmods++
+			runIn(t, tree, "chmod", "-R", []string{"g-w", "g+w"}[chmods%2], ".")
+		}, 1.3},
+		{"read", func() { runIn(t, tree, "sh", "-c", "find . -type f -print0 | xargs -0 cat >/dev/null") }, 3.2},
+		{"read again", func() { runIn(t, tree, "sh", "-c", "find . -type f -print0 | xargs -0 cat >/dev/null") }, 3.2},
 	}
 	for _, c := range cases {
-		ops := w.opsDuring(t, c.run)
-		n, detail := perFile(ops)
-		t.Logf("%s: %.2f requests per file (%s)", c.name, n, detail)
-		if n > c.max {
-			t.Errorf("%s: %.2f requests per file, want at most %.2f (%s)", c.name, n, c.max, detail)
+		best, detail := 0.0, ""
+		for try := 0; try < 3; try++ {
+			n, d := perFile(w.opsDuring(t, c.run))
+			if try == 0 || n < best {
+				best, detail = n, d
+			}
+			if best <= c.max {
+				break
+			}
+		}
+		t.Logf("%s: %.2f requests per file (%s)", c.name, best, detail)
+		if best > c.max {
+			t.Errorf("%s: %.2f requests per file, want at most %.2f (%s)", c.name, best, c.max, detail)
 		}
 	}
 }
