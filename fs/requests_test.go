@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -141,4 +142,69 @@ func TestRequestsPerFile(t *testing.T) {
 			t.Errorf("%s: %.2f requests per file, want at most %.2f (%s)", c.name, best, c.max, detail)
 		}
 	}
+}
+
+// TestUntarTime times tar -x of 3,000 small files into the mount and
+// into a plain directory on the same disk, alternately, and logs the
+// medians; it runs only with EZFS_UNTAR_RUNS=N (the machine's load makes
+// times a matter of a run, not of a test).
+func TestUntarTime(t *testing.T) {
+	runs, _ := strconv.Atoi(os.Getenv("EZFS_UNTAR_RUNS"))
+	if runs <= 0 {
+		t.Skip("set EZFS_UNTAR_RUNS=N to time tar -x")
+	}
+	w := newWorld(t, nil, nil)
+	plain := t.TempDir()
+	tarball := filepath.Join(t.TempDir(), "small.tar")
+	if err := os.WriteFile(tarball, bigTar(t, 3000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	timeIn := func(root string) time.Duration {
+		dir, err := os.MkdirTemp(root, "tar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		runIn(t, dir, "tar", "-xf", tarball)
+		// Not removed between runs: ext4 without a journal makes the
+		// next creates slow after deletions (docs/PERFORMANCE.md).
+		return time.Since(start)
+	}
+	var ezfs, native []time.Duration
+	for i := 0; i < runs; i++ {
+		ezfs = append(ezfs, timeIn(w.mnt))
+		native = append(native, timeIn(plain))
+	}
+	median := func(d []time.Duration) time.Duration {
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	me, mn := median(ezfs), median(native)
+	t.Logf("tar -x of 3000 files, median of %d: ezfs %v, plain directory %v, ratio %.2f", runs, me, mn, float64(mn)/float64(me))
+}
+
+// bigTar is smallTar's kind of tree with n files, 100 to a directory.
+func bigTar(t testing.TB, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	mtime := time.Unix(1700000000, 0)
+	for i := 0; i < n; i++ {
+		if i%100 == 0 {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: fmt.Sprintf("x/d%d/", i/100), Mode: 0o755, Uid: 1000, Gid: 1000, ModTime: mtime}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		data := []byte(strings.Repeat(fmt.Sprintf("file %d\n", i), 1+i%200))
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: fmt.Sprintf("x/d%d/f%d", i/100, i), Mode: 0o644, Size: int64(len(data)), Uid: 1000, Gid: 1000, ModTime: mtime}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
