@@ -3,6 +3,7 @@ package fs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -29,13 +30,19 @@ func (o op) String() string {
 var randNames = []string{"l1", "l2", "d/l3", "u1", "x", "y", "d/x", "d/y", "e", "e/z"}
 
 func randomOp(r *rand.Rand) op {
-	kinds := []string{"create", "append", "write", "truncate", "read", "mkdir", "rmdir", "unlink", "rename", "link", "symlink", "chmod", "stat", "readdir", "forget"}
+	kinds := []string{"create", "append", "write", "truncate", "read", "mkdir", "rmdir", "unlink", "rename", "link", "symlink", "chmod", "stat", "readdir", "forget",
+		"fsyncdir", "partial"}
 	o := op{kind: kinds[r.IntN(len(kinds))], a: randNames[r.IntN(len(randNames))], b: randNames[r.IntN(len(randNames))]}
 	o.data = strings.Repeat(string(rune('a'+r.IntN(26))), 1+r.IntN(20))
 	o.mode = os.FileMode([]int{0o600, 0o644, 0o755, 0o4755, 0o700}[r.IntN(5)])
 	o.size = int64(r.IntN(30))
-	if o.kind == "readdir" && r.IntN(2) == 0 {
-		o.a = "." // the root: its listing starts readahead of d and e
+	switch o.kind {
+	case "readdir", "partial", "fsyncdir":
+		// Mostly directories: the root, whose listing starts readahead
+		// of d and e, and those two, changed by the other operations.
+		if r.IntN(4) != 0 {
+			o.a = []string{".", "d", "e"}[r.IntN(3)]
+		}
 	}
 	return o
 }
@@ -99,6 +106,28 @@ func apply(root string, o op) string {
 		// The kernel forgets what it cached, so what comes next is asked
 		// of the daemon again (and may be answered by readahead).
 		return res("", os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0))
+	case "fsyncdir":
+		// As dpkg does after a change in a directory.
+		fd, err := syscall.Open(a, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return res("", err)
+		}
+		defer syscall.Close(fd)
+		return res("", syscall.Fsync(fd))
+	case "partial":
+		// A listing that stops after its first entry (which one that is
+		// differs between filesystems); the next listing must start
+		// afresh.
+		f, err := os.Open(a)
+		if err != nil {
+			return res("", err)
+		}
+		defer f.Close()
+		_, err = f.ReadDir(1)
+		if err == io.EOF {
+			err = nil
+		}
+		return res("", err)
 	case "readdir":
 		es, err := os.ReadDir(a)
 		var names []string

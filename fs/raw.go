@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -14,24 +15,38 @@ import (
 // their listings (FOPEN_KEEP_CACHE|FOPEN_CACHE_DIR). Its READDIR requests
 // then carry handle 0, which the bridge cannot serve: it finds a
 // directory's stream by the handle OPENDIR returned. So rawFS opens a
-// stream inside the daemon on the first READDIR of a directory, keeps it
-// while the kernel reads on, and releases it at the end of the listing or
-// when the kernel forgets the directory.
+// stream inside the daemon for every listing that starts (a READDIR at
+// offset 0), keeps it while the kernel reads on, and releases it at the
+// end of the listing or when the kernel forgets the directory.
+//
+// A stream holds the entries as they were when it was opened, so it must
+// never serve a listing that starts later: the kernel asks for offset 0
+// again after every change through the mount (and after Invalidate), and
+// a listing that stopped early (a scandir that found its name) or a
+// stream opened for anything else would otherwise hand it the old
+// entries. A listing in progress keeps reading its own stream, found by
+// the offset it continues at, even while another one starts on the same
+// directory.
 type rawFS struct {
 	fuse.RawFileSystem
 	t *tree
 
-	mu      sync.Mutex
-	streams map[uint64]*dirStream // by nodeid
-	ops     *opCounter
+	mu       sync.Mutex
+	streams  map[uint64][]*dirStream // by nodeid, listings in progress, oldest first
+	nstreams int
+	ops      *opCounter
 }
 
 // maxStreams bounds the directory streams kept between READDIRs of
-// listings nobody reads to the end.
-const maxStreams = 256
+// listings nobody reads to the end; maxNodeStreams those of one
+// directory.
+const (
+	maxStreams     = 256
+	maxNodeStreams = 8
+)
 
 func newRawFS(bridge fuse.RawFileSystem, t *tree) *rawFS {
-	return &rawFS{RawFileSystem: bridge, t: t, streams: make(map[uint64]*dirStream), ops: newOpCounter()}
+	return &rawFS{RawFileSystem: bridge, t: t, streams: make(map[uint64][]*dirStream), ops: newOpCounter()}
 }
 
 func (r *rawFS) OpenDir(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
@@ -57,31 +72,24 @@ func (r *rawFS) readDir(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEn
 	if in.Fh != 0 {
 		return read(cancel, in, out)
 	}
-	s, st := r.acquire(cancel, &in.InHeader)
+	s, st := r.acquire(cancel, &in.InHeader, in.Offset)
 	if st != fuse.OK {
 		return st
 	}
 	req := *in
 	req.Fh = s.fh
 	st = read(cancel, &req, out)
-	// At the end of the listing, or on an error, start afresh next time.
-	r.put(in.NodeId, s, st != fuse.OK || out.Offset == in.Offset)
+	// At the end of the listing, or on an error, the stream is done.
+	r.put(s, out.Offset, st != fuse.OK || out.Offset == in.Offset)
 	return st
 }
 
+// FsyncDir needs no stream: the bridge hands a request without a handle
+// to dirNode.Fsync, which opens the directory for it. (A stream opened
+// here and kept used to serve the next listing with the entries of
+// before the fsync.)
 func (r *rawFS) FsyncDir(cancel <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
-	if in.Fh != 0 {
-		return r.RawFileSystem.FsyncDir(cancel, in)
-	}
-	s, st := r.acquire(cancel, &in.InHeader)
-	if st != fuse.OK {
-		return st
-	}
-	req := *in
-	req.Fh = s.fh
-	st = r.RawFileSystem.FsyncDir(cancel, &req)
-	r.put(in.NodeId, s, false)
-	return st
+	return r.RawFileSystem.FsyncDir(cancel, in)
 }
 
 // dirStream is an internal directory handle of the bridge. It is released
@@ -92,20 +100,33 @@ type dirStream struct {
 	users  int
 	inMap  bool
 	nodeID uint64
+	next   uint64 // the offset its listing continues at
 }
 
-// acquire returns the stream of a directory, opening one if needed. The
-// bridge seeks it to whatever offset a READDIR asks for.
-func (r *rawFS) acquire(cancel <-chan struct{}, h *fuse.InHeader) (*dirStream, fuse.Status) {
+// acquire returns the stream to serve a READDIR at offset: a new one for
+// a listing that starts, else the one whose listing stopped at offset
+// (another stream of the directory, seeked, if none did). The bridge
+// seeks a stream to whatever offset a READDIR asks for.
+func (r *rawFS) acquire(cancel <-chan struct{}, h *fuse.InHeader, offset uint64) (*dirStream, fuse.Status) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s, ok := r.streams[h.NodeId]; ok {
+	if ss := r.streams[h.NodeId]; offset != 0 && len(ss) > 0 {
+		s := ss[len(ss)-1]
+		for _, c := range ss {
+			if c.next == offset {
+				s = c
+				break
+			}
+		}
 		s.users++
 		return s, fuse.OK
 	}
-	if len(r.streams) >= maxStreams {
-		for _, s := range r.streams {
-			r.dropLocked(s)
+	if ss := r.streams[h.NodeId]; len(ss) >= maxNodeStreams {
+		r.dropLocked(ss[0])
+	}
+	if r.nstreams >= maxStreams {
+		for _, ss := range r.streams {
+			r.dropLocked(ss[0])
 			break
 		}
 	}
@@ -113,15 +134,18 @@ func (r *rawFS) acquire(cancel <-chan struct{}, h *fuse.InHeader) (*dirStream, f
 	if st := r.RawFileSystem.OpenDir(cancel, &fuse.OpenIn{InHeader: *h}, &out); st != fuse.OK {
 		return nil, st
 	}
-	s := &dirStream{fh: out.Fh, users: 1, inMap: true, nodeID: h.NodeId}
-	r.streams[h.NodeId] = s
+	s := &dirStream{fh: out.Fh, users: 1, inMap: true, nodeID: h.NodeId, next: offset}
+	r.streams[h.NodeId] = append(r.streams[h.NodeId], s)
+	r.nstreams++
 	return s, fuse.OK
 }
 
-func (r *rawFS) put(nodeID uint64, s *dirStream, drop bool) {
+// put ends a request on s, which read up to next; drop ends its listing.
+func (r *rawFS) put(s *dirStream, next uint64, drop bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s.users--
+	s.next = next
 	if drop {
 		r.dropLocked(s)
 	}
@@ -130,7 +154,13 @@ func (r *rawFS) put(nodeID uint64, s *dirStream, drop bool) {
 
 func (r *rawFS) dropLocked(s *dirStream) {
 	if s.inMap {
-		delete(r.streams, s.nodeID)
+		ss := slices.DeleteFunc(r.streams[s.nodeID], func(c *dirStream) bool { return c == s })
+		if len(ss) == 0 {
+			delete(r.streams, s.nodeID)
+		} else {
+			r.streams[s.nodeID] = ss
+		}
+		r.nstreams--
 		s.inMap = false
 	}
 	r.releaseIfIdleLocked(s)
@@ -146,7 +176,7 @@ func (r *rawFS) releaseIfIdleLocked(s *dirStream) {
 func (r *rawFS) Forget(nodeID, nlookup uint64) {
 	r.ops.add(opForget)
 	r.mu.Lock()
-	if s, ok := r.streams[nodeID]; ok {
+	for _, s := range slices.Clone(r.streams[nodeID]) {
 		r.dropLocked(s)
 	}
 	r.mu.Unlock()
