@@ -4,11 +4,13 @@ package integration
 
 import (
 	"bytes"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -69,11 +71,21 @@ func (r *wlRepo) add(t *testing.T, p wlDeb) {
 		writeFile(t, filepath.Join(build, "DEBIAN", name), body)
 		must(t, os.Chmod(filepath.Join(build, "DEBIAN", name), 0o755))
 	}
+	// md5sums as dh_md5sums writes it (conffiles left out): dpkg makes
+	// its own for a package without one, ezfs's registration does not.
+	var sums []string
 	for path, data := range p.files {
 		writeFile(t, filepath.Join(build, path), data)
 		if strings.Contains(path, "bin/") {
 			must(t, os.Chmod(filepath.Join(build, path), 0o755))
 		}
+		if !slices.Contains(p.conffiles, path) {
+			sums = append(sums, fmt.Sprintf("%x  %s\n", md5.Sum([]byte(data)), path))
+		}
+	}
+	if len(sums) > 0 {
+		sort.Strings(sums)
+		writeFile(t, filepath.Join(build, "DEBIAN/md5sums"), strings.Join(sums, ""))
 	}
 	deb := fmt.Sprintf("%s_%s_amd64.deb", p.name, p.version)
 	hostCmd(t, time.Minute, "dpkg-deb", "--root-owner-group", "-Zgzip", "--build", build, filepath.Join(r.dir, deb))

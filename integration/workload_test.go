@@ -77,19 +77,22 @@ func TestWorkloads(t *testing.T) {
 	p := w.p
 	t.Run("start", func(t *testing.T) { p.same(t, "", nil) })
 	t.Run("apt", func(t *testing.T) { aptWorkload(t, w) })
-	for _, wl := range []struct{ name, script, dir string }{
-		{"git", gitScript, "work/git"},
-		{"sqlite", sqliteScript, "work/sqlite"},
-		{"python-files", pythonFilesScript, "work/py"},
-		{"tar-extract", tarExtractScript, "work/tar"},
-		{"rm-rf", rmScript, "work"},
-		{"cp-a", cpScript, "work/cpa"},
-		{"open-while-replaced", openReplacedScript, "work/hold"},
+	for _, wl := range []struct {
+		name, script, dir string
+		skip              func(string) skipWhat
+	}{
+		{"git", gitScript, "work/git", gitSkip},
+		{"sqlite", sqliteScript, "work/sqlite", nil},
+		{"python-files", pythonFilesScript, "work/py", nil},
+		{"tar-extract", tarExtractScript, "work/tar", nil},
+		{"rm-rf", rmScript, "work", gitSkip},
+		{"cp-a", cpScript, "work/cpa", nil},
+		{"open-while-replaced", openReplacedScript, "work/hold", nil},
 	} {
 		t.Run(wl.name, func(t *testing.T) {
 			out := p.both(t, 3*time.Minute, wl.script)
 			t.Logf("%s", out)
-			p.same(t, wl.dir, nil)
+			p.same(t, wl.dir, wl.skip)
 		})
 	}
 	t.Run("cp-a copy equals source", func(t *testing.T) {
@@ -118,8 +121,19 @@ func wholeTreeSkip(rel string) skipWhat {
 		return compareName // apt's and dpkg's logs have dates
 	case strings.HasPrefix(rel, "var/cache/apt/") && strings.HasSuffix(rel, ".bin"):
 		return compareName // apt's cache records its list files' mtimes
+	case rel == "work/git/.git/index":
+		return gitSkip(rel)
 	case rel == "var/cache/ldconfig/aux-cache":
 		return compareName // ldconfig keys it by inode number and ctime
+	}
+	return compareAll
+}
+
+// gitSkip: git's index caches the stat data (times, inode numbers) of
+// the work tree's files.
+func gitSkip(rel string) skipWhat {
+	if strings.HasSuffix(rel, ".git/index") {
+		return compareName
 	}
 	return compareAll
 }
@@ -146,18 +160,18 @@ func aptWorkload(t *testing.T, w *workbench) {
 	t.Run("upgrade", func(t *testing.T) {
 		out := p.both(t, 2*time.Minute, "apt-get update -qq\necho 'verbose=yes' > /etc/wl-tool.conf\n"+
 			"apt-get upgrade -y -qq -o Dpkg::Options::=--force-confold >/dev/null\n"+status+"\nwl-tool\ncat /etc/wl-tool.conf /var/lib/wl-lib.log /var/lib/wl-tool/state.50")
-		if !strings.Contains(out, "ii wl-tool 1.1") || !strings.Contains(out, "state 50 of 1.1") {
+		if !strings.Contains(out, "ii  wl-tool 1.1") || !strings.Contains(out, "state 50 of 1.1") {
 			t.Errorf("upgrade did not reach 1.1:\n%s", out)
 		}
 	})
 	t.Run("audit and verify", func(t *testing.T) {
-		out := p.both(t, 2*time.Minute, `dpkg --audit; echo "audit: $?"
+		out := p.both(t, 2*time.Minute, `a=$(dpkg --audit); echo "audit: ${a:-clean}"
 dpkg -V wl-lib wl-data wl-meta; echo "verify wl: $?"
 dpkg -V wl-tool; echo "verify wl-tool: $?"
 dpkg -V > /tmp/verify-all || true; echo "verify all: $(wc -l < /tmp/verify-all)"; cat /tmp/verify-all
 dpkg-query -W -f '${db:Status-Abbrev}\n' | sort | uniq -c | sed 's/^ */status /'
 apt-get check -qq; echo "check: $?"`)
-		want := []string{"audit: 0\n", "verify wl: 0\n", "??5?????? c /etc/wl-tool.conf\nverify wl-tool: 1\n", "check: 0\n"}
+		want := []string{"audit: clean\n", "verify wl: 0\n", "??5?????? c /etc/wl-tool.conf\nverify wl-tool: 0\n", "check: 0\n"}
 		for _, s := range want {
 			if !strings.Contains(out, s) {
 				t.Errorf("wanted %q in:\n%s", s, out)
@@ -319,9 +333,10 @@ const cpScript = `mkdir -p /work/cpa/src
 python3 - <<'EOF'
 import os
 s = "/work/cpa/src"
+for i in range(10):
+    os.makedirs("%s/d%d" % (s, i))
 for i in range(200):
     d = "%s/d%d" % (s, i % 10)
-    os.makedirs(d, exist_ok=True)
     p = "%s/f%d" % (d, i)
     with open(p, "w") as f:
         f.write("data %d\n" % i * i)
@@ -341,8 +356,8 @@ os.setxattr(s + "/d3", "user.dir", b"on a directory")
 os.mkfifo(s + "/fifo")
 os.mknod(s + "/null", 0o20666, os.makedev(1, 3))
 with open(s + "/sparse", "w") as f:
-    f.truncate(1 << 30)
-    f.seek(512 << 20)
+    f.truncate(64 << 20)
+    f.seek(32 << 20)
     f.write("middle")
 EOF
 cp -a /work/cpa/src /work/cpa/dst
@@ -374,15 +389,21 @@ for round in range(10):
 writer.write("appended to the replaced file\n")
 writer.close()
 bad = 0
+def check(what, got, want):
+    global bad
+    if got != want:
+        bad += 1
+        print("%s: got %r, want %r" % (what, got[:60] if isinstance(got, (str, bytes)) else got, want[:60] if isinstance(want, (str, bytes)) else want))
 for i, r in enumerate(readers):
     r.seek(0)
-    if r.read() != "old %d\n" % i * 100 or maps[i][:] != ("old %d\n" % i * 100).encode():
-        bad += 1
-    if os.fstat(r.fileno()).st_nlink != 0:
-        bad += 1
+    old = "old %d\n" % i * 100
+    if i == 0:
+        old += "appended to the replaced file\n"  # the writer's, to the same old file
+    check("f%d through the old descriptor" % i, r.read(), old)
+    check("f%d through the old mapping" % i, maps[i][:], ("old %d\n" % i * 100).encode())
+    check("f%d old descriptor's link count" % i, os.fstat(r.fileno()).st_nlink, 0)
     with open("%s/f%d" % (top, i)) as f:
-        if f.read() != "new %d round 9\n" % i:
-            bad += 1
+        check("f%d opened anew" % i, f.read(), "new %d round 9\n" % i)
 print("bad", bad)
 # Replace the running program.
 with open(top + "/prog.new", "wb") as f, open("/usr/bin/true", "rb") as t:
@@ -434,9 +455,9 @@ func appTemplates(t *testing.T, w *workbench) {
 	allII := func(when string, changed ...string) {
 		t.Helper()
 		out := in(`dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' | grep -v '^ii ' || true
-echo "audit: $(dpkg --audit | wc -l)"
+dpkg --audit | sed 's/^/audit: /'
 dpkg -V || true`)
-		want := "audit: 0\n"
+		want := ""
 		for _, f := range changed {
 			want += "??5?????? c " + f + "\n"
 		}
