@@ -17,8 +17,11 @@ func chownAt(dirfd int, name string, uid, gid int) error {
 
 // chmodAt goes through an O_PATH fd: fchmodat has no working
 // AT_SYMLINK_NOFOLLOW before fchmodat2, and a name swapped for a symlink
-// must not lead the daemon to chmod a host file.
-func chmodAt(dirfd int, name string, mode uint32) error {
+// must not lead the daemon to chmod a host file. With ino other than 0,
+// the name must still lead to that inode (ESTALE otherwise): the kernel
+// checked the caller's right to chmod the node's file, not another
+// user's renamed over its name.
+func chmodAt(dirfd int, name string, ino uint64, mode uint32) error {
 	if name != "" {
 		fd, err := openat(dirfd, name, unix.O_PATH, 0)
 		if err != nil {
@@ -28,6 +31,9 @@ func chmodAt(dirfd int, name string, mode uint32) error {
 		var st unix.Stat_t
 		if err := statAt(fd, "", &st); err != nil {
 			return err
+		}
+		if ino != 0 && st.Ino != ino {
+			return unix.ESTALE
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 			return unix.EOPNOTSUPP
@@ -45,8 +51,9 @@ func utimesAt(dirfd int, name string, ts [2]unix.Timespec) error {
 }
 
 // truncateAt prefers the caller's open handle (ftruncate); without one it
-// opens the file for writing, which O_NOFOLLOW keeps inside the tree.
-func truncateAt(dirfd int, name string, h *handle, size int64) error {
+// opens the node's file for writing, and only if the name still leads to
+// it (reopen.go).
+func (n *node) truncateAt(dirfd int, name string, h *handle, size int64) error {
 	if h != nil && h.writable {
 		return retryEINTR0(func() error { return unix.Ftruncate(h.fd, size) })
 	}
@@ -59,16 +66,14 @@ func truncateAt(dirfd int, name string, h *handle, size int64) error {
 			return unix.EISDIR
 		}
 		// An unlinked file reached only through a read-only handle.
-		fd, err := retryEINTR(func() (int, error) {
-			return unix.Open(procPath(dirfd, ""), unix.O_WRONLY|unix.O_CLOEXEC, 0)
-		})
+		fd, err := reopenFD(dirfd, unix.O_WRONLY)
 		if err != nil {
 			return err
 		}
 		defer closeFD(fd)
 		return retryEINTR0(func() error { return unix.Ftruncate(fd, size) })
 	}
-	fd, err := openat(dirfd, name, unix.O_WRONLY|unix.O_NONBLOCK, 0)
+	fd, err := n.openPrivate(dirfd, name, unix.O_WRONLY)
 	if err != nil {
 		return err
 	}

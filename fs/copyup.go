@@ -6,17 +6,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// copyUp fills the link entry (dirfd, name) with the template file value
-// and then removes its link attribute: the attribute is the one switch
-// between link and copy, so the data is made durable before it goes. A
-// failure (ENOSPC) leaves the link intact and gives back the space.
-// trunc >= 0 copies only that many bytes and sizes the copy to it.
-func (t *tree) copyUp(dirfd int, name, value string, trunc int64) (copied int64, err error) {
-	dst, err := openat(dirfd, name, unix.O_WRONLY, 0)
-	if err != nil {
-		return 0, fmt.Errorf("copy-up: open entry: %w", err)
-	}
-	defer closeFD(dst)
+// copyUp fills the link entry dst, open for writing, with the template
+// file value and then removes its link attribute: the attribute is the
+// one switch between link and copy, so the data is made durable before
+// it goes. A failure (ENOSPC) leaves the link intact and gives back the
+// space. trunc >= 0 copies only that many bytes and sizes the copy to it.
+func (t *tree) copyUp(dst int, value string, trunc int64) (copied int64, err error) {
 	if _, err := unix.Fgetxattr(dst, LinkAttr, nil); err == unix.ENODATA {
 		return 0, nil // copied by an earlier, interrupted request
 	}

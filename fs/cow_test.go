@@ -504,3 +504,27 @@ func TestMountAllowsSetuidAndDevices(t *testing.T) {
 	}
 	f.Close()
 }
+
+// TestTemplateDirectoryReplaced: a package directory of the template
+// area removed (gc) and installed again is found again, although the
+// daemon kept an fd of the old one.
+func TestTemplateDirectoryReplaced(t *testing.T) {
+	w := newWorld(t, files{"usr/bin/tool": "v1\n"}, nil)
+	p := filepath.Join(w.mnt, "usr/bin/tool")
+	if got := readFile(t, p); got != "v1\n" {
+		t.Fatalf("tool = %q", got)
+	}
+	if err := os.Rename(filepath.Join(w.tmpl, "pkg"), filepath.Join(w.tmpl, ".old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(w.tmpl, ".old")); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, filepath.Join(w.tmpl, "pkg"), files{"usr/bin/tool": "v1\n"})
+	if got := readFile(t, p); got != "v1\n" {
+		t.Errorf("tool after its package was installed again = %q", got)
+	}
+	if n := w.srv.Stats().BadLinks; n != 0 {
+		t.Errorf("%d bad links", n)
+	}
+}

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,22 +101,28 @@ func TestListingAfterPartialRead(t *testing.T) {
 	}
 }
 
-// TestConcurrentListingsKeepTheirOwnSnapshot: a listing that starts anew
-// leaves one in progress on the same directory reading its own entries,
-// each exactly once.
-func TestConcurrentListingsKeepTheirOwnSnapshot(t *testing.T) {
-	w := newWorld(t, nil, nil)
-	d := filepath.Join(w.mnt, "d")
-	if err := os.Mkdir(d, 0o755); err != nil {
+// makeEntries fills dir with n files whose names take several
+// READDIRPLUS replies, and returns their names.
+func makeEntries(t *testing.T, dir string, n int) map[string]bool {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{}
-	for i := range 300 { // several READDIRPLUS replies
+	names := map[string]bool{}
+	for i := range n {
 		name := strings.Repeat("n", 40) + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
-		writeFiles(t, d, files{name: ""})
-		want[name] = true
+		writeFiles(t, dir, files{name: ""})
+		names[name] = true
 	}
-	f, err := os.Open(d)
+	return names
+}
+
+// continueListing starts a listing of dir, removes its first entry and
+// adds one, lets starts() begin other listings, and reads the first
+// listing to its end: every entry not changed must be in it once.
+func continueListing(t *testing.T, dir string, want map[string]bool, starts func()) {
+	t.Helper()
+	f, err := os.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,13 +135,11 @@ func TestConcurrentListingsKeepTheirOwnSnapshot(t *testing.T) {
 	for _, e := range first {
 		seen[e.Name()]++
 	}
-	// Another listing from the start, and a change that the first
-	// listing may or may not show: entries not changed appear once.
-	writeFiles(t, d, files{"zz-new": ""})
-	if err := os.Remove(filepath.Join(d, first[0].Name())); err != nil {
+	writeFiles(t, dir, files{"zz-new": ""})
+	if err := os.Remove(filepath.Join(dir, first[0].Name())); err != nil {
 		t.Fatal(err)
 	}
-	readOneEntry(t, d)
+	starts()
 	rest, err := f.ReadDir(-1)
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +150,77 @@ func TestConcurrentListingsKeepTheirOwnSnapshot(t *testing.T) {
 	for name := range want {
 		if name != first[0].Name() && seen[name] != 1 {
 			t.Errorf("%s seen %d times in one listing", name, seen[name])
+		}
+	}
+}
+
+// TestConcurrentListingsKeepTheirOwnSnapshot: a listing that starts anew
+// leaves one in progress on the same directory reading its own entries,
+// each exactly once.
+func TestConcurrentListingsKeepTheirOwnSnapshot(t *testing.T) {
+	w := newWorld(t, nil, nil)
+	d := filepath.Join(w.mnt, "d")
+	want := makeEntries(t, d, 300)
+	continueListing(t, d, want, func() { readOneEntry(t, d) })
+}
+
+// TestListingContinuesAfterItsStreamIsGone: a listing whose stream the
+// daemon has dropped (too many listings started since) continues on a
+// new read of the directory at the same place, by the backing
+// filesystem's offsets: no unchanged entry is skipped or repeated.
+func TestListingContinuesAfterItsStreamIsGone(t *testing.T) {
+	w := newWorld(t, nil, nil)
+	d := filepath.Join(w.mnt, "d")
+	want := makeEntries(t, d, 300)
+	continueListing(t, d, want, func() {
+		for range maxNodeStreams + 1 {
+			readOneEntry(t, d)
+		}
+	})
+}
+
+// TestSeekdirToRemovedEntry: a listing that goes on in a fresh handle
+// from the offset of an entry since removed continues where the backing
+// filesystem says, with the entry after it (ext4's offsets are hashes,
+// tmpfs lists newest first).
+func TestSeekdirToRemovedEntry(t *testing.T) {
+	bases := []string{t.TempDir()}
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		bases = append(bases, "/dev/shm")
+	}
+	for _, base := range bases {
+		dir, err := os.MkdirTemp(base, "seekdir")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		for i := range 50 {
+			writeFiles(t, dir, files{strings.Repeat("n", 30) + string(rune('a'+i%26)) + strings.Repeat("x", i/26): ""})
+		}
+		open := func() *dirHandle {
+			fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { unix.Close(fd) })
+			entries, err := readDirents(fd, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return &dirHandle{fd: fd, entries: entries}
+		}
+		old := open()
+		k := len(old.entries) / 2
+		if err := os.Remove(filepath.Join(dir, old.entries[k+1].Name)); err != nil {
+			t.Fatal(err)
+		}
+		h := open()
+		if errno := h.Seekdir(context.Background(), old.entries[k].Off); errno != 0 {
+			t.Fatal(errno)
+		}
+		e, _ := h.Readdirent(context.Background())
+		if e == nil || e.Name != old.entries[k+2].Name {
+			t.Errorf("%s: after %s and the removed %s, the listing goes on with %v, want %s", base, old.entries[k].Name, old.entries[k+1].Name, e, old.entries[k+2].Name)
 		}
 	}
 }

@@ -18,6 +18,7 @@ type node struct {
 	fusefs.Inode
 	t    *tree
 	self *fdBox // directories only: their own O_PATH fd
+	dev  uint64 // files and links: the private file's device (its inode is StableAttr().Ino)
 }
 
 var (
@@ -139,7 +140,9 @@ func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
 	}
 	uid, uok := in.GetUID()
 	gid, gok := in.GetGID()
-	if uok || gok {
+	// chown(path, -1, -1) comes with nothing to set, and still moves the
+	// ctime on a local filesystem; so does the backing chown.
+	if uok || gok || in.Valid&setattrChanges == 0 {
 		u, g := -1, -1
 		if uok {
 			u = int(uid)
@@ -152,13 +155,13 @@ func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
 		}
 	}
 	if mode, ok := in.GetMode(); ok {
-		if err := chmodAt(dirfd, name, mode&07777); err != nil {
+		if err := chmodAt(dirfd, name, n.StableAttr().Ino, mode&07777); err != nil {
 			return err
 		}
 	}
 	if size, ok := in.GetSize(); ok {
 		h, _ := f.(*handle)
-		if err := truncateAt(dirfd, name, h, int64(size)); err != nil {
+		if err := n.truncateAt(dirfd, name, h, int64(size)); err != nil {
 			return err
 		}
 	}
@@ -173,6 +176,10 @@ func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
 	}
 	return nil
 }
+
+// setattrChanges are the SETATTR bits that change an attribute.
+const setattrChanges = fuse.FATTR_UID | fuse.FATTR_GID | fuse.FATTR_MODE | fuse.FATTR_SIZE |
+	fuse.FATTR_ATIME | fuse.FATTR_MTIME | fuse.FATTR_ATIME_NOW | fuse.FATTR_MTIME_NOW
 
 func setTime(valid, set, now uint32, sec uint64, nsec uint32) unix.Timespec {
 	switch {
@@ -258,11 +265,11 @@ func (t *tree) makeChild(ctx context.Context, parent *fusefs.Inode, dirfd int, n
 		runtime.AddCleanup(d, (*fdBox).close, d.self)
 		ops = d
 	case link != nil:
-		ln := &linkNode{node: node{t: t}}
+		ln := &linkNode{node: node{t: t, dev: st.Dev}}
 		ln.link.Store(link)
 		ops = ln
 	case id.Mode == unix.S_IFREG:
-		ops = &fileNode{node: node{t: t}}
+		ops = &fileNode{node: node{t: t, dev: st.Dev}}
 	default:
 		ops = &specialNode{node: node{t: t}}
 	}

@@ -115,7 +115,7 @@ func (d *dirNode) finishCreate(ctx context.Context, name string, mode uint32, ou
 		err = chownAt(dirfd, name, uid, gid)
 	}
 	if err == nil && mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-		err = chmodAt(dirfd, name, mode&07777) // the chown cleared them
+		err = chmodAt(dirfd, name, 0, mode&07777) // the chown cleared them
 	}
 	var child *fusefs.Inode
 	if err == nil {
@@ -205,7 +205,7 @@ func (d *dirNode) finishOpenCreate(ctx context.Context, fd int, name string, fla
 		return nil, nil, d.t.errno(err)
 	}
 	fillAttr(&out.Attr, &st)
-	fn := &fileNode{node: node{t: d.t}}
+	fn := &fileNode{node: node{t: d.t, dev: st.Dev}}
 	child := d.NewInode(ctx, fn, fusefs.StableAttr{Mode: unix.S_IFREG, Ino: st.Ino, Gen: genPlain})
 	// The bridge may have picked an older node of the same identity.
 	owner, _ := child.Operations().(*fileNode)

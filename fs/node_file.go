@@ -44,14 +44,11 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	oflags := int(flags) & openFlagsMask
 	dirfd, name, err := f.loc()
 	var fd int
-	switch {
-	case err == nil:
-		fd, err = openat(dirfd, name, oflags, 0)
-	case f.anyHandle() != nil:
-		// Unlinked but open, reopened through /proc/PID/fd.
-		fd, err = retryEINTR(func() (int, error) {
-			return unix.Open(procPath(f.anyHandle().fd, ""), oflags|unix.O_CLOEXEC, 0)
-		})
+	if err == nil {
+		fd, err = f.openPrivate(dirfd, name, oflags)
+	} else if h := f.anyHandle(); h != nil {
+		// Unlinked but open: the handle's file itself, reopened.
+		fd, err = reopenFD(h.fd, oflags)
 	}
 	if err != nil {
 		return nil, 0, f.t.errno(err)

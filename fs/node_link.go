@@ -158,7 +158,14 @@ func (l *linkNode) copyUp(trunc int64) error {
 	if err != nil {
 		return err
 	}
-	n, err := l.t.copyUp(dirfd, name, lt.value, trunc)
+	// The entry this node stands for, not whatever was renamed over its
+	// name meanwhile (reopen.go).
+	dst, err := l.openPrivate(dirfd, name, unix.O_WRONLY)
+	if err != nil {
+		return fmt.Errorf("copy-up: open entry: %w", err) // ESTALE: the kernel looks the name up again
+	}
+	defer closeFD(dst)
+	n, err := l.t.copyUp(dst, lt.value, trunc)
 	if err != nil {
 		l.t.log.Error("copy-up failed", "path", l.Path(nil), "err", err)
 		return err

@@ -14,10 +14,17 @@ import (
 // (or taken from readahead, which read it moments before): the kernel
 // caches listings (FOPEN_CACHE_DIR), so each is read about once. Opening
 // one starts readahead of its subdirectories.
+//
+// An entry's offset is the backing filesystem's (getdents' d_off: where
+// the entry after it is), not its index: a listing that goes on in
+// another handle, read later (raw.go keeps only so many), then resumes
+// at the same place in the directory, although entries before it were
+// removed or added meanwhile.
 type dirHandle struct {
 	d       *dirNode
 	fd      int // the directory, open for reading
 	entries []fuse.DirEntry
+	from    uint64 // the offset entries were read from
 	pos     int
 }
 
@@ -44,20 +51,31 @@ func (d *dirNode) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileH
 		d.t.readaheadSubdirs(fd, h.entries)
 		return h, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 	}
+	if h.entries, err = readDirents(fd, 0); err != nil {
+		closeFD(fd)
+		return nil, 0, d.t.errno(err)
+	}
+	d.t.readaheadSubdirs(fd, h.entries)
+	return h, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// readDirents reads the entries of the directory fd from offset on.
+func readDirents(fd int, offset uint64) ([]fuse.DirEntry, error) {
+	if _, err := unix.Seek(fd, int64(offset), 0); err != nil {
+		return nil, err
+	}
+	var entries []fuse.DirEntry
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := retryEINTR(func() (int, error) { return unix.Getdents(fd, buf) })
 		if err != nil {
-			closeFD(fd)
-			return nil, 0, d.t.errno(err)
+			return nil, err
 		}
 		if n == 0 {
-			break
+			return entries, nil
 		}
-		h.entries = parseDirents(buf[:n], h.entries)
+		entries = parseDirents(buf[:n], entries)
 	}
-	d.t.readaheadSubdirs(fd, h.entries)
-	return h, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 }
 
 func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
@@ -66,15 +84,30 @@ func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	}
 	e := &h.entries[h.pos]
 	h.pos++
-	e.Off = uint64(h.pos)
 	return e, 0
 }
 
+// Seekdir goes to the entry after the one whose offset is off. Where no
+// entry has it any more (it was removed since), the backing filesystem
+// finds the place: the directory is read again from off, which is what
+// its offsets are for (ext4's are hashes, tmpfs lists newest first: no
+// order of them to rely on here).
 func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
-	if off > uint64(len(h.entries)) {
-		return syscall.EINVAL
+	if off == h.from {
+		h.pos = 0
+		return 0
 	}
-	h.pos = int(off)
+	for i := range h.entries {
+		if h.entries[i].Off == off {
+			h.pos = i + 1
+			return 0
+		}
+	}
+	entries, err := readDirents(h.fd, off)
+	if err != nil {
+		return h.d.t.errno(err)
+	}
+	h.entries, h.from, h.pos = entries, off, 0
 	return 0
 }
 
@@ -117,6 +150,7 @@ func parseDirents(buf []byte, out []fuse.DirEntry) []fuse.DirEntry {
 		}
 		out = append(out, fuse.DirEntry{
 			Ino:  *(*uint64)(unsafe.Pointer(&rec[0])),
+			Off:  *(*uint64)(unsafe.Pointer(&rec[8])),
 			Mode: uint32(rec[18]) << 12, // DT_* is S_IFMT >> 12
 			Name: string(name),
 		})

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"path"
@@ -61,7 +62,16 @@ func (tp *Template) at(value string, f func(dirfd int, name string) error) error
 	if dir == "" {
 		return f(tp.root, name)
 	}
-	return tp.dirs.with(tp.root, dir[:len(dir)-1], func(dirfd int) error { return f(dirfd, name) })
+	dir = dir[:len(dir)-1]
+	inDir := func(dirfd int) error { return f(dirfd, name) }
+	err := tp.dirs.with(tp.root, dir, inDir)
+	if errors.Is(err, unix.ENOENT) && tp.dirs.drop(dir) {
+		// The kept fd may be of a directory the area has replaced
+		// since (a package removed by gc and installed again, a
+		// template reinstalled): once more from the area's root.
+		err = tp.dirs.with(tp.root, dir, inDir)
+	}
+	return err
 }
 
 // open opens the template file of a checked link value.
@@ -115,6 +125,18 @@ func (c *dirCache) with(root int, dir string, f func(dirfd int) error) error {
 		return f(fd)
 	}
 	return c.with(root, dir, f) // reset meanwhile; rare
+}
+
+// drop closes the fd kept for dir, if any, and says whether there was one.
+func (c *dirCache) drop(dir string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fd, ok := c.fds[dir]
+	if ok {
+		closeFD(fd)
+		delete(c.fds, dir)
+	}
+	return ok
 }
 
 func (c *dirCache) reset() {
