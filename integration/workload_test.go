@@ -26,6 +26,28 @@ type workbench struct {
 	apt, app *wlRepo
 }
 
+// ez runs ezctl on the node like node.ok, but killed after timeout (a
+// hung mirror or container must not hold CI), and returns the output and
+// exit status.
+func ez(t *testing.T, n *node, timeout time.Duration, args ...string) (string, int) {
+	t.Helper()
+	out, code := external("", timeout, ezctl, append([]string{"--vz", n.vz}, args...)...)
+	if code == -1 {
+		t.Fatalf("ezctl %s: timed out after %v:\n%s", strings.Join(args, " "), timeout, out)
+	}
+	return out, code
+}
+
+// ezOK is ez that wants exit status 0.
+func ezOK(t *testing.T, n *node, timeout time.Duration, args ...string) string {
+	t.Helper()
+	out, code := ez(t, n, timeout, args...)
+	if code != 0 {
+		t.Fatalf("ezctl %s: exit status %d\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
 func timing(t *testing.T, what string, start time.Time) {
 	t.Logf("TIMING %s: %v", what, time.Since(start).Round(10*time.Millisecond))
 }
@@ -54,15 +76,15 @@ func newWorkbench(t *testing.T) *workbench {
 	must(t, os.WriteFile(filepath.Join(osDir, "packages"), append(pk, "git\nsqlite3\npython3\n"...), 0o644))
 	writeTemplate(t, n.src, "debian/12/x86_64/config/app/wlapp/default", files{
 		"packages": "wl-app\n", "repositories": w.app.line() + "\n", "summary": "workload application\n"})
-	n.ok(t, "template", "install", n.src)
+	ezOK(t, n, time.Minute, "template", "install", n.src)
 	start = time.Now()
-	n.ok(t, "cache", "create", "debian-12-x86_64")
+	ezOK(t, n, 4*time.Minute, "cache", "create", "debian-12-x86_64")
 	timing(t, "cache create (Debian 12 with git, sqlite3, python3, from the host's apt sources)", start)
 
 	start = time.Now()
-	n.ok(t, "create", "601", "--ostemplate", "debian-12-x86_64")
-	n.ok(t, "mount", "601")
-	t.Cleanup(func() { n.ezctl(t, "umount", "601") })
+	ezOK(t, n, time.Minute, "create", "601", "--ostemplate", "debian-12-x86_64")
+	ezOK(t, n, time.Minute, "mount", "601")
+	t.Cleanup(func() { ez(t, n, time.Minute, "umount", "601") })
 	plain := filepath.Join(base, "plain")
 	hostCmd(t, 3*time.Minute, "cp", "-a", n.root("601"), plain)
 	timing(t, "create and mount container 601, copy it to a plain directory", start)
@@ -430,9 +452,9 @@ func appPackages(version string) []wlDeb {
 func appTemplates(t *testing.T, w *workbench) {
 	n := w.n
 	start := time.Now()
-	n.ok(t, "create", "602", "--ostemplate", "debian-12-x86_64")
-	n.ok(t, "mount", "602")
-	t.Cleanup(func() { n.ezctl(t, "umount", "602") })
+	ezOK(t, n, time.Minute, "create", "602", "--ostemplate", "debian-12-x86_64")
+	ezOK(t, n, time.Minute, "mount", "602")
+	t.Cleanup(func() { ez(t, n, time.Minute, "umount", "602") })
 	c := chroot{name: "ezfs 602", root: n.root("602")}
 	in := func(script string) string {
 		t.Helper()
@@ -461,7 +483,7 @@ dpkg -V || true`)
 	allII("before install")
 
 	start = time.Now()
-	n.ok(t, "install", "602", "wlapp")
+	ezOK(t, n, 2*time.Minute, "install", "602", "wlapp")
 	timing(t, "ezctl install wlapp", start)
 	allII("after install")
 	if out := in("wl-app; cat /var/lib/wl-app.log; dpkg-query -W wl-app wl-applib"); out != "wl-app 1.0\nconfigured \nwl-app\t1.0\nwl-applib\t1.0\n" {
@@ -473,22 +495,22 @@ dpkg -V || true`)
 		w.app.add(t, p)
 	}
 	w.app.publish(t)
-	if code := n.exitCode(t, "status", "602"); code != 2 {
+	if _, code := ez(t, n, 2*time.Minute, "status", "602"); code != 2 {
 		t.Errorf("ezctl status with an update available: exit %d, want 2", code)
 	}
 	start = time.Now()
-	t.Log(n.ok(t, "update", "602"))
+	t.Log(ezOK(t, n, 2*time.Minute, "update", "602"))
 	timing(t, "ezctl update", start)
 	allII("after update", "/etc/wl-app.conf")
 	if out := in("wl-app; cat /etc/wl-app.conf /etc/wl-app.conf.ezfs-new; dpkg-query -W wl-app wl-applib"); out != "wl-app 2.0\nport=8080\nport=80\n# 2.0\nwl-app\t2.0\nwl-applib\t2.0\n" {
 		t.Errorf("after update: %q", out)
 	}
-	if code := n.exitCode(t, "status", "602"); code != 0 {
+	if _, code := ez(t, n, 2*time.Minute, "status", "602"); code != 0 {
 		t.Errorf("ezctl status after update: exit %d, want 0", code)
 	}
 
 	start = time.Now()
-	t.Log(n.ok(t, "remove", "602", "wlapp"))
+	t.Log(ezOK(t, n, 2*time.Minute, "remove", "602", "wlapp"))
 	timing(t, "ezctl remove wlapp", start)
 	allII("after remove")
 	if out := in("dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' 'wl-*' 2>&1 || true; ! test -e /usr/bin/wl-app"); strings.Contains(out, "ii ") {
