@@ -7,7 +7,25 @@ import (
 // The helpers below act on (dirfd, name) without following a symlink in
 // name; an empty name means dirfd itself.
 
-func chownAt(dirfd int, name string, uid, gid int) error {
+// chownAt with ino other than 0 changes (dirfd, name) only while it is
+// that inode (ESTALE otherwise), as chmodAt: an owner's chgrp must not
+// give its group another user's file renamed over the name.
+func chownAt(dirfd int, name string, ino uint64, uid, gid int) error {
+	if name != "" && ino != 0 {
+		fd, err := openat(dirfd, name, unix.O_PATH, 0)
+		if err != nil {
+			return err
+		}
+		defer closeFD(fd)
+		var st unix.Stat_t
+		if err := statAt(fd, "", &st); err != nil {
+			return err
+		}
+		if st.Ino != ino {
+			return unix.ESTALE
+		}
+		dirfd, name = fd, ""
+	}
 	flags := unix.AT_SYMLINK_NOFOLLOW
 	if name == "" {
 		flags = unix.AT_EMPTY_PATH

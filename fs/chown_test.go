@@ -38,5 +38,16 @@ func TestChownNoChangeUpdatesCtime(t *testing.T) {
 		if after.Uid != before.Uid || after.Gid != before.Gid || after.Mode != before.Mode {
 			t.Errorf("%s: chown(-1, -1) changed %d:%d %o to %d:%d %o", name, before.Uid, before.Gid, before.Mode, after.Uid, after.Gid, after.Mode)
 		}
+		// Setting no time at all changes nothing, ctime included.
+		for c := time.Unix(after.Ctim.Unix()); time.Since(c) < 20*time.Millisecond; {
+			time.Sleep(time.Millisecond)
+		}
+		omit := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Nsec: unix.UTIME_OMIT}}
+		must(unix.UtimesNanoAt(unix.AT_FDCWD, p, omit, unix.AT_SYMLINK_NOFOLLOW))
+		var again unix.Stat_t
+		must(unix.Lstat(p, &again))
+		if again.Ctim != after.Ctim {
+			t.Errorf("%s: utimensat(UTIME_OMIT, UTIME_OMIT) moved the ctime", name)
+		}
 	}
 }

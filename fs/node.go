@@ -150,7 +150,7 @@ func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
 		if gok {
 			g = int(gid)
 		}
-		if err := chownAt(dirfd, name, u, g); err != nil {
+		if err := chownAt(dirfd, name, n.StableAttr().Ino, u, g); err != nil {
 			return err
 		}
 	}

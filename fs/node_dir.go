@@ -112,7 +112,7 @@ func (d *dirNode) finishCreate(ctx context.Context, name string, mode uint32, ou
 	}
 	uid, gid, err := d.owner(ctx)
 	if err == nil {
-		err = chownAt(dirfd, name, uid, gid)
+		err = chownAt(dirfd, name, 0, uid, gid)
 	}
 	if err == nil && mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
 		err = chmodAt(dirfd, name, 0, mode&07777) // the chown cleared them

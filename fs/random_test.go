@@ -27,7 +27,7 @@ func (o op) String() string {
 	return fmt.Sprintf("%s(%q, %q, %q, %o, %d)", o.kind, o.a, o.b, o.data, o.mode, o.size)
 }
 
-var randNames = []string{"l1", "l2", "d/l3", "u1", "x", "y", "d/x", "d/y", "e", "e/z"}
+var randNames = []string{"l1", "l2", "d/l3", "u1", "x", "y", "d/x", "d/y", "e", "e/z", "d"}
 
 func randomOp(r *rand.Rand) op {
 	kinds := []string{"create", "append", "write", "truncate", "read", "mkdir", "rmdir", "unlink", "rename", "link", "symlink", "chmod", "stat", "readdir", "forget",

@@ -106,10 +106,11 @@ type dirStream struct {
 // acquire returns the stream to serve a READDIR at offset: a new one for
 // a listing that starts, else the one whose listing stopped at offset
 // (another stream of the directory, seeked, if none did). The bridge
-// seeks a stream to whatever offset a READDIR asks for.
+// seeks a stream to whatever offset a READDIR asks for. A new stream
+// reads its directory without the lock: listings of other directories
+// go on meanwhile.
 func (r *rawFS) acquire(cancel <-chan struct{}, h *fuse.InHeader, offset uint64) (*dirStream, fuse.Status) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if ss := r.streams[h.NodeId]; offset != 0 && len(ss) > 0 {
 		s := ss[len(ss)-1]
 		for _, c := range ss {
@@ -119,8 +120,18 @@ func (r *rawFS) acquire(cancel <-chan struct{}, h *fuse.InHeader, offset uint64)
 			}
 		}
 		s.users++
+		r.mu.Unlock()
 		return s, fuse.OK
 	}
+	r.mu.Unlock()
+
+	var out fuse.OpenOut
+	if st := r.RawFileSystem.OpenDir(cancel, &fuse.OpenIn{InHeader: *h}, &out); st != fuse.OK {
+		return nil, st
+	}
+	s := &dirStream{fh: out.Fh, users: 1, inMap: true, nodeID: h.NodeId, next: offset}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if ss := r.streams[h.NodeId]; len(ss) >= maxNodeStreams {
 		r.dropLocked(ss[0])
 	}
@@ -130,11 +141,6 @@ func (r *rawFS) acquire(cancel <-chan struct{}, h *fuse.InHeader, offset uint64)
 			break
 		}
 	}
-	var out fuse.OpenOut
-	if st := r.RawFileSystem.OpenDir(cancel, &fuse.OpenIn{InHeader: *h}, &out); st != fuse.OK {
-		return nil, st
-	}
-	s := &dirStream{fh: out.Fh, users: 1, inMap: true, nodeID: h.NodeId, next: offset}
 	r.streams[h.NodeId] = append(r.streams[h.NodeId], s)
 	r.nstreams++
 	return s, fuse.OK

@@ -240,8 +240,9 @@ func TestOpenUnlinkedWhileHandlesClose(t *testing.T) {
 	t.Logf("%d opens through a handle, %d found none", ok, failed)
 }
 
-// TestChmodRefusesWhatReplacedTheFile: a chmod the kernel allowed on one
-// file does not land on another renamed over its name meanwhile.
+// TestChmodRefusesWhatReplacedTheFile: a chmod or chgrp the kernel
+// allowed on one file does not land on another renamed over its name
+// meanwhile.
 func TestChmodRefusesWhatReplacedTheFile(t *testing.T) {
 	w := newWorld(t, nil, files{"f": "mine\n"})
 	if _, err := os.Stat(filepath.Join(w.mnt, "f")); err != nil {
@@ -256,11 +257,15 @@ func TestChmodRefusesWhatReplacedTheFile(t *testing.T) {
 	if errno := fn.Setattr(context.Background(), nil, in, &fuse.AttrOut{}); errno != syscall.ESTALE {
 		t.Errorf("chmod of a file replaced by another: errno %v, want ESTALE", errno)
 	}
-	st, err := os.Stat(filepath.Join(w.priv, "f"))
-	if err != nil {
+	in = &fuse.SetAttrIn{SetAttrInCommon: fuse.SetAttrInCommon{Valid: fuse.FATTR_GID, Owner: fuse.Owner{Gid: 4321}}}
+	if errno := fn.Setattr(context.Background(), nil, in, &fuse.AttrOut{}); errno != syscall.ESTALE {
+		t.Errorf("chgrp of a file replaced by another: errno %v, want ESTALE", errno)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(w.priv, "f"), &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Mode().Perm() != 0o600 {
-		t.Errorf("the file renamed over f has mode %v", st.Mode())
+	if st.Mode&0o7777 != 0o600 || st.Gid == 4321 {
+		t.Errorf("the file renamed over f has mode %o, group %d", st.Mode&0o7777, st.Gid)
 	}
 }
