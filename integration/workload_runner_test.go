@@ -1,4 +1,4 @@
-//go:build workloads
+//go:build workloads || online
 
 package integration
 
