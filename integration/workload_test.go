@@ -103,13 +103,13 @@ func TestWorkloads(t *testing.T) {
 		name, script, dir string
 		excuse            func(string) bool
 	}{
-		{"git", gitScript, "work/git", gitExcuse},
-		{"sqlite", sqliteScript, "work/sqlite", nil},
-		{"python-files", pythonFilesScript, "work/py", nil},
-		{"tar-extract", tarExtractScript, "work/tar", nil},
-		{"rm-rf", rmScript, "work", gitExcuse},
-		{"cp-a", cpScript, "work/cpa", nil},
-		{"open-while-replaced", openReplacedScript, "work/hold", nil},
+		{"git", gitScript, "wl/git", gitExcuse},
+		{"sqlite", sqliteScript, "wl/sqlite", nil},
+		{"python-files", pythonFilesScript, "wl/py", nil},
+		{"tar-extract", tarExtractScript, "wl/tar", nil},
+		{"rm-rf", rmScript, "wl", gitExcuse},
+		{"cp-a", cpScript, "wl/cpa", nil},
+		{"open-while-replaced", openReplacedScript, "wl/hold", nil},
 	} {
 		t.Run(wl.name, func(t *testing.T) {
 			out := p.both(t, 3*time.Minute, wl.script)
@@ -119,9 +119,9 @@ func TestWorkloads(t *testing.T) {
 	}
 	t.Run("cp-a copy equals source", func(t *testing.T) {
 		for _, c := range []chroot{p.ezfs, p.plain} {
-			src, err := digestTree(filepath.Join(c.root, "work/cpa/src"))
+			src, err := digestTree(filepath.Join(c.root, "wl/cpa/src"))
 			must(t, err)
-			dst, err := digestTree(filepath.Join(c.root, "work/cpa/dst"))
+			dst, err := digestTree(filepath.Join(c.root, "wl/cpa/dst"))
 			must(t, err)
 			if d, _ := digestDiff(src, dst, nil); d != "" {
 				t.Errorf("%s: cp -a made a different tree (source first):\n%s", c.name, d)
@@ -206,7 +206,7 @@ apt-get check -qq; echo "check: $?"`)
 // The git workload: fixed dates make every object, and so the packs and
 // the output, the same on both runs.
 const gitScript = `export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.invalid GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.invalid
-mkdir -p /work/git && cd /work/git
+mkdir -p /wl/git && cd /wl/git
 git init -q -b main .
 git config gc.auto 0
 git config pack.threads 1
@@ -237,7 +237,7 @@ git status --porcelain | wc -l
 // The sqlite workload: 20,000 inserts in transactions of 1,000 in WAL
 // mode while another connection reads, then updates, deletes, a vacuum
 // and the integrity check.
-const sqliteScript = `mkdir -p /work/sqlite && cd /work/sqlite
+const sqliteScript = `mkdir -p /wl/sqlite && cd /wl/sqlite
 python3 - <<'EOF'
 import sqlite3
 w = sqlite3.connect("db", isolation_level=None)
@@ -273,10 +273,10 @@ ls
 // The python workload: thousands of small files written by the
 // write-to-temporary, fsync, rename-over pattern (with the directory
 // fsynced, then listed, as dpkg does), read back, renamed and removed.
-const pythonFilesScript = `mkdir -p /work/py
+const pythonFilesScript = `mkdir -p /wl/py
 python3 - <<'EOF'
 import os
-top = "/work/py"
+top = "/wl/py"
 def put(path, data):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -330,25 +330,25 @@ EOF
 
 // tar -x of a large tree (Python's standard library and the perl
 // modules: thousands of files), checked against the archive with tar -d.
-const tarExtractScript = `mkdir -p /work/tar
-tar -cf /work/big.tar -C / usr/lib/python3.11 usr/share/perl usr/share/zoneinfo
-tar -xf /work/big.tar -C /work/tar
-tar -df /work/big.tar -C /work/tar
-tar -tf /work/big.tar | wc -l
-find /work/tar | wc -l
+const tarExtractScript = `mkdir -p /wl/tar
+tar -cf /wl/big.tar -C / usr/lib/python3.11 usr/share/perl usr/share/zoneinfo
+tar -xf /wl/big.tar -C /wl/tar
+tar -df /wl/big.tar -C /wl/tar
+tar -tf /wl/big.tar | wc -l
+find /wl/tar | wc -l
 `
 
-const rmScript = `rm -rf /work/tar /work/big.tar
-! test -e /work/tar
-ls /work
+const rmScript = `rm -rf /wl/tar /wl/big.tar
+! test -e /wl/tar
+ls /wl
 `
 
 // cp -a of a tree with extended attributes, hard links, symlinks, a
 // FIFO, a device node, a sparse file, set-id bits and other owners.
-const cpScript = `mkdir -p /work/cpa/src
+const cpScript = `mkdir -p /wl/cpa/src
 python3 - <<'EOF'
 import os
-s = "/work/cpa/src"
+s = "/wl/cpa/src"
 for i in range(10):
     os.makedirs("%s/d%d" % (s, i))
 for i in range(200):
@@ -376,20 +376,20 @@ with open(s + "/sparse", "w") as f:
     f.seek(32 << 20)
     f.write("middle")
 EOF
-cp -a /work/cpa/src /work/cpa/dst
-du -s --apparent-size /work/cpa/dst | cut -f1
+cp -a /wl/cpa/src /wl/cpa/dst
+du -s --apparent-size /wl/cpa/dst | cut -f1
 `
 
 // A program holding files open while they are replaced by rename, as
 // dpkg does to running programs and editors do to open files: the old
 // descriptor and mapping keep the old contents, a running program keeps
 // running, and new opens see the new file.
-const openReplacedScript = `mkdir -p /work/hold && cd /work/hold
+const openReplacedScript = `mkdir -p /wl/hold && cd /wl/hold
 cp /usr/bin/sleep prog
 ./prog 30 & pid=$!
 python3 - "$pid" <<'EOF'
 import mmap, os, sys
-top = "/work/hold"
+top = "/wl/hold"
 for i in range(20):
     with open("%s/f%d" % (top, i), "w") as f:
         f.write("old %d\n" % i * 100)
