@@ -39,16 +39,6 @@ func external(dir string, timeout time.Duration, name string, args ...string) (s
 	return string(out), 0
 }
 
-func requireTool(t *testing.T, name, pkg string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true, cannot skip: no %s (apt install %s)", name, pkg)
-		}
-		t.Skipf("no %s (apt install %s)", name, pkg)
-	}
-}
-
 // stressGaps are the stressors that run on the host's disk and skip
 // themselves on ezfs, with the reason; any other is a failure.
 var stressGaps = map[string]string{
@@ -61,7 +51,7 @@ var stressGaps = map[string]string{
 // ezfs. Those the host refuses or skips (no binderfs, no fs-verity...)
 // are named and left out.
 func TestStressNGFilesystem(t *testing.T) {
-	requireTool(t, "stress-ng", "stress-ng")
+	requireTool(t, "stress-ng")
 	c := newCT(t, files{"usr/share/lower.txt": "a template file\n"}, nil)
 	c.mount(t)
 	native := t.TempDir()
@@ -142,7 +132,7 @@ bs=4k
 // TestFioVerify runs the fio verify job on a mount with FUSE passthrough
 // and on one without (reads and writes served by the daemon).
 func TestFioVerify(t *testing.T) {
-	requireTool(t, "fio", "fio")
+	requireTool(t, "fio")
 	for _, mode := range []struct {
 		name  string
 		flags []string
