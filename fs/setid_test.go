@@ -153,3 +153,49 @@ func testWriteDropsSetID(t *testing.T, noPassthrough bool) {
 		}
 	}
 }
+
+// TestWriteDropsCapabilities: a write to a file with file capabilities
+// removes them, as on a local filesystem, also after the kernel has seen
+// the file written without them (it then stops asking, see killpriv.go)
+// and they were set since.
+func TestWriteDropsCapabilities(t *testing.T) {
+	if _, err := exec.LookPath("setcap"); err != nil {
+		t.Skip("no setcap")
+	}
+	w := newWorld(t, nil, nil)
+	w.reachable(t)
+	p := filepath.Join(w.mnt, "f")
+	if err := os.WriteFile(p, []byte("0123"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := asNobody(t, "sh", "-c", `printf x >> "$1"`, "sh", p); err != nil {
+		t.Fatalf("write as nobody: %v\n%s", err, out)
+	}
+	for _, writer := range []string{"nobody", "root"} {
+		if out, err := exec.Command("setcap", "cap_net_raw+ep", p).CombinedOutput(); err != nil {
+			t.Fatalf("setcap: %v\n%s", err, out)
+		}
+		if _, err := unix.Getxattr(p, "security.capability", make([]byte, 64)); err != nil {
+			t.Fatalf("capability after setcap: %v", err)
+		}
+		args := []string{"-c", `printf x >> "$1"`, "sh", p}
+		var out []byte
+		var err error
+		if writer == "root" {
+			out, err = exec.Command("sh", args...).CombinedOutput()
+		} else {
+			var s string
+			s, err = asNobody(t, "sh", args...)
+			out = []byte(s)
+		}
+		if err != nil {
+			t.Fatalf("write as %s: %v\n%s", writer, err, out)
+		}
+		if _, err := unix.Getxattr(p, "security.capability", make([]byte, 64)); err != unix.ENODATA {
+			t.Errorf("capability after a write by %s: %v, want ENODATA", writer, err)
+		}
+		if _, err := unix.Getxattr(filepath.Join(w.priv, "f"), "security.capability", make([]byte, 64)); err != unix.ENODATA {
+			t.Errorf("backing file's capability after a write by %s: %v, want ENODATA", writer, err)
+		}
+	}
+}
