@@ -35,12 +35,18 @@ import (
 const killPrivCaps = fuse.CAP_HANDLE_KILLPRIV_V2
 
 // truncatedAtOpen clears the set-ID bits of the file open as fd after an
-// O_TRUNC open by the caller in ctx.
+// O_TRUNC open by the caller in ctx. The kernel refreshes size and times
+// after such an open, not the mode (an exec would still see the bits):
+// it drops the attributes it cached. Attributes only: that takes no lock
+// an OPEN holds.
 func (f *fileNode) truncatedAtOpen(ctx context.Context, fd int) error {
 	caller, ok := fuse.FromContext(ctx)
 	if !ok {
 		return nil
 	}
-	_, err := dropSetID(fd, caller)
+	changed, err := dropSetID(fd, caller)
+	if changed {
+		f.NotifyContent(-1, 0)
+	}
 	return err
 }
