@@ -222,3 +222,23 @@ func bigTar(t testing.TB, n int) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestRequestsPerWrite: writes to a file the kernel has seen without
+// set-ID bits and capabilities cost no request (with passthrough); the
+// kernel used to ask for security.capability before each one.
+func TestRequestsPerWrite(t *testing.T) {
+	w := newWorld(t, nil, nil)
+	p := filepath.Join(w.mnt, "f")
+	runIn(t, w.mnt, "dd", "if=/dev/zero", "of="+p, "bs=1k", "count=1")
+	ops := w.opsDuring(t, func() {
+		runIn(t, w.mnt, "dd", "if=/dev/zero", "of="+p, "bs=1k", "count=100", "conv=notrunc")
+	})
+	var total int64
+	for _, n := range ops {
+		total += n
+	}
+	t.Logf("100 writes: %v", ops)
+	if w.srv.Passthrough() && total > 5 {
+		t.Errorf("100 writes through one open cost %d requests (%v), want at most 5", total, ops)
+	}
+}
