@@ -238,41 +238,15 @@ func (ct *CT) add(root int, e planEntry, rep *Report) error {
 			return nil // the container's symlink or device stays
 		}
 	}
-	sk := &Skeleton{root: root, area: nil, owner: map[string]string{}, Warning: func(string, ...any) {}}
-	switch e.Type {
-	case 'f':
-		fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		if err != nil {
-			return err
+	if err := createEntry(root, dirfd, name, &e.Entry, e.Value); err != nil {
+		if e.Type == 'h' {
+			rep.Changed = append(rep.Changed, e.Path)
 		}
-		err = unix.Fsetxattr(fd, fs.LinkAttr, []byte(e.Value), 0)
-		unix.Close(fd)
-		if err != nil {
-			return err
-		}
-	case 'd':
-		if err := unix.Mkdirat(dirfd, name, 0o700); err != nil {
-			return err
-		}
-	case 'l':
-		if err := unix.Symlinkat(e.Link, dirfd, name); err != nil {
-			return err
-		}
-	case 'h':
-		tdir, tname, err := ct.parent(root, e.Link, false)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(tdir)
-		err = unix.Linkat(tdir, tname, dirfd, name, 0)
-		rep.Changed = append(rep.Changed, e.Path)
 		return err
-	default:
-		mode := map[byte]uint32{'c': unix.S_IFCHR, 'b': unix.S_IFBLK, 'p': unix.S_IFIFO}[e.Type]
-		if err := unix.Mknodat(dirfd, name, mode|0o600, int(e.Dev)); err != nil {
-			return err
-		}
 	}
 	rep.Changed = append(rep.Changed, e.Path)
-	return sk.meta(dirfd, name, &e.Entry)
+	if e.Type == 'h' {
+		return nil
+	}
+	return entryMeta(dirfd, name, &e.Entry)
 }

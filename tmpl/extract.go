@@ -278,6 +278,19 @@ func extractTar(r io.Reader, dstfd int, pol extractPolicy) ([]Entry, error) {
 
 const progressEvery = 4096
 
+// nodeTypes are the file types of the entries mknod makes.
+var nodeTypes = map[byte]uint32{'c': unix.S_IFCHR, 'b': unix.S_IFBLK, 'p': unix.S_IFIFO}
+
+// mknodEntry makes the device or FIFO e as name in dirfd, private (0600)
+// until its metadata is set.
+func mknodEntry(dirfd int, name string, e *Entry) error {
+	t, ok := nodeTypes[e.Type]
+	if !ok {
+		return fmt.Errorf("%q is no device or FIFO (type %q)", e.Path, e.Type)
+	}
+	return unix.Mknodat(dirfd, name, t|0o600, int(e.Dev))
+}
+
 // dirFDs keeps the directories of an extraction open: archives list a
 // directory's members together, so most parents are found here. Each
 // was opened beneath the root with no symlink on the way, and an archive
@@ -376,8 +389,7 @@ func writeEntry(dirs *dirFDs, e *Entry, r io.Reader, buf []byte, xattrs map[stri
 		}
 		return unix.Linkat(tdir, tname, dirfd, name, 0)
 	default:
-		mode := map[byte]uint32{'c': unix.S_IFCHR, 'b': unix.S_IFBLK, 'p': unix.S_IFIFO}[e.Type]
-		if err := unix.Mknodat(dirfd, name, mode|0o600, int(e.Dev)); err != nil {
+		if err := mknodEntry(dirfd, name, e); err != nil {
 			return err
 		}
 		// Opening a device or FIFO would act on it: metadata by name.

@@ -96,7 +96,7 @@ func (s *Skeleton) add(p *Installed, e *Entry) error {
 		if exists {
 			return fmt.Errorf("a directory where %s has a file", s.owner[e.Path])
 		}
-		if err := unix.Mkdirat(dirfd, name, 0o700); err != nil {
+		if err := createEntry(s.root, dirfd, name, e, ""); err != nil {
 			return err
 		}
 		return s.meta(dirfd, name, e)
@@ -111,42 +111,57 @@ func (s *Skeleton) add(p *Installed, e *Entry) error {
 		}
 	}
 	s.owner[e.Path] = p.Key
+	value := ""
+	if e.Type == 'f' {
+		value = LinkValue(s.area, p, e)
+	}
+	if err := createEntry(s.root, dirfd, name, e, value); err != nil || e.Type == 'h' {
+		return err
+	}
+	return s.meta(dirfd, name, e)
+}
+
+// createEntry makes e as name in dirfd of the tree at root: a regular
+// file as a link entry holding value, a directory private (0700) until
+// meta, a symlink, a hard link to e.Link of the tree, a device or FIFO.
+// Everything but a hard link, which shares its target's, gets its
+// metadata from meta afterwards. Skeletons and journals create entries
+// this one way.
+func createEntry(root, dirfd int, name string, e *Entry, value string) error {
 	switch e.Type {
 	case 'f':
 		fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err != nil {
 			return err
 		}
-		value := LinkValue(s.area, p, e)
 		err = unix.Fsetxattr(fd, fs.LinkAttr, []byte(value), 0)
 		unix.Close(fd)
 		if err != nil {
 			return fmt.Errorf("set %s: %w", fs.LinkAttr, err)
 		}
+		return nil
+	case 'd':
+		return unix.Mkdirat(dirfd, name, 0o700)
 	case 'l':
-		if err := unix.Symlinkat(e.Link, dirfd, name); err != nil {
-			return err
-		}
+		return unix.Symlinkat(e.Link, dirfd, name)
 	case 'h':
-		tdir, tname, err := s.parent(e.Link)
+		tdir, tname, err := parentInRoot(root, e.Link, false)
 		if err != nil {
 			return err
 		}
 		defer unix.Close(tdir)
 		return unix.Linkat(tdir, tname, dirfd, name, 0)
 	case 'c', 'b', 'p':
-		mode := map[byte]uint32{'c': unix.S_IFCHR, 'b': unix.S_IFBLK, 'p': unix.S_IFIFO}[e.Type]
-		if err := unix.Mknodat(dirfd, name, mode|0o600, int(e.Dev)); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("unknown entry type %q", e.Type)
+		return mknodEntry(dirfd, name, e)
 	}
-	return s.meta(dirfd, name, e)
+	return fmt.Errorf("unknown entry type %q", e.Type)
 }
 
 // meta gives an entry its owner, then mode, then mtime.
-func (s *Skeleton) meta(dirfd int, name string, e *Entry) error {
+func (s *Skeleton) meta(dirfd int, name string, e *Entry) error { return entryMeta(dirfd, name, e) }
+
+// entryMeta gives an entry its owner, then mode, then mtime.
+func entryMeta(dirfd int, name string, e *Entry) error {
 	if err := unix.Fchownat(dirfd, name, e.UID, e.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return err
 	}

@@ -1,0 +1,95 @@
+package tmpl
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+)
+
+// Install adds application templates to the container: their packages
+// are installed in the area where missing (shared by every container),
+// their files linked in, the records updated, and pre-install and
+// post-install run inside.
+func (ct *CT) Install(ctx context.Context, names []string, opts CTOptions) (rep *Report, err error) {
+	st, recovered, unlock, err := ct.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var adding []*Template
+	for _, n := range names {
+		t, err := ct.Area.FindApp(st.Base.ID, n)
+		if err != nil {
+			return nil, err
+		}
+		if t.IsOS() {
+			return nil, fmt.Errorf("%s is an OS template; containers get theirs at create", t.Name())
+		}
+		if slices.Contains(ct.Apps, t.Name()) {
+			if recovered != nil {
+				continue // an interrupted run of this very command, finished by recover
+			}
+			return nil, fmt.Errorf("container %s has %s already", ct.ID, t.Name())
+		}
+		adding = append(adding, t)
+	}
+	if len(adding) == 0 {
+		return recovered, nil
+	}
+	st.Layers = append(st.Layers, adding...)
+	ps, err := ct.loadPkgState(ctx, st, opts)
+	if err != nil {
+		return nil, err
+	}
+	owner := map[string]string{}
+	r := seeded(ps.ix, ps.inst, nil)
+	for _, t := range adding {
+		before := len(r.order)
+		for _, w := range t.Packages {
+			clauses, err := ParseRelations(w)
+			if err != nil {
+				return nil, fmt.Errorf("template %s: %w", t.Name(), err)
+			}
+			for _, c := range clauses {
+				if err := r.satisfy(c, ""); err != nil {
+					return nil, fmt.Errorf("template %s: %w", t.Name(), err)
+				}
+			}
+		}
+		for _, p := range r.order[before:] {
+			owner[p.Name] = t.Name()
+		}
+	}
+	j := ps.job
+	if err := ct.runScripts(ctx, adding, "pre-install", j.env, opts); err != nil {
+		return nil, err
+	}
+	installed, created, err := j.ensurePackages(ctx, ps.m, r.order)
+	if err != nil {
+		return nil, err
+	}
+	jr := &journal{Op: "install", Add: planAdd(ct.Area, installed), Packages: ps.lines}
+	for _, ip := range installed {
+		jr.Packages = append(jr.Packages, PkgLine{ip.Name, ip.Version, ip.Arch, owner[ip.Name]})
+	}
+	jr.Apps = append(append([]string(nil), ct.Apps...), namesOf(adding)...)
+	if err := ct.writeJournal(jr); err != nil {
+		for _, d := range created {
+			os.RemoveAll(d)
+		}
+		return nil, err
+	}
+	rep, err = ct.apply(jr)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: install stopped halfway (%v); the next ezctl command on it finishes it", ct.ID, err)
+	}
+	ct.invalidate(opts, rep)
+	if err := ct.configure(ctx, ps.m, installed, nil, j.env, opts); err != nil {
+		return rep, err
+	}
+	if err := ct.runScripts(ctx, adding, "post-install", j.env, opts); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}

@@ -1,0 +1,121 @@
+package tmpl
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+)
+
+// pkgState is what an operation on a container's packages starts from:
+// the package manager run for its stack, its vzpackages, the packages
+// they name as the area has them, and its repositories' index.
+type pkgState struct {
+	job   *job
+	m     Manager
+	lines []PkgLine
+	inst  map[string]*Installed // by package name
+	ix    *Index
+}
+
+// loadPkgState reads the container's packages and the index of st's
+// repositories.
+func (ct *CT) loadPkgState(ctx context.Context, st *Stack, opts CTOptions) (*pkgState, error) {
+	m, err := managerFor(st.PackageManager())
+	if err != nil {
+		return nil, err
+	}
+	j := ct.Area.newJob(st, opts.Reporter)
+	lines, inst, err := ct.installedPackages(j.archDir)
+	if err != nil {
+		return nil, err
+	}
+	ix, err := j.index(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return &pkgState{job: j, m: m, lines: lines, inst: inst, ix: ix}, nil
+}
+
+// installedPackages loads the container's packages from the area.
+func (ct *CT) installedPackages(archDir string) ([]PkgLine, map[string]*Installed, error) {
+	lines, err := loadVZPackages(ct.Private)
+	if err != nil {
+		return nil, nil, fmt.Errorf("container %s: %w", ct.ID, err)
+	}
+	inst := map[string]*Installed{}
+	for _, l := range lines {
+		ip, err := LoadInstalled(filepath.Join(archDir, l.Key()))
+		if err != nil {
+			return nil, nil, fmt.Errorf("container %s: package %s %s is not in the template area (%v); run ezctl fsck %s", ct.ID, l.Name, l.Version, err, ct.ID)
+		}
+		inst[l.Name] = ip
+	}
+	return lines, inst, nil
+}
+
+// seeded returns a resolver that treats the container's packages as
+// chosen already.
+func seeded(ix *Index, inst map[string]*Installed, skip func(string) bool) *resolver {
+	r := &resolver{ix: ix, selected: map[string]*Package{}}
+	for name, ip := range inst {
+		if skip != nil && skip(name) {
+			continue
+		}
+		if p, err := PackageFromStanza(ip.Control); err == nil {
+			r.selected[name] = p
+			for _, pr := range p.Provides {
+				ix.providers[pr.Name] = append(ix.providers[pr.Name], p)
+			}
+		}
+	}
+	return r
+}
+
+// planAdd lists the entries packages bring into a container.
+func planAdd(area *Area, pkgs []*Installed) []planEntry {
+	var out []planEntry
+	for _, p := range pkgs {
+		for _, e := range p.Entries {
+			pe := planEntry{Entry: e}
+			if e.Type == 'f' {
+				pe.Value = LinkValue(area, p, &e)
+			}
+			out = append(out, pe)
+		}
+	}
+	return out
+}
+
+// configure registers packages in the container's package database and
+// configures them inside it, for package managers that have one.
+func (ct *CT) configure(ctx context.Context, m Manager, add []*Installed, drop []string, env []string, opts CTOptions) error {
+	db, ok := m.(packageDB)
+	if !ok || len(add) == 0 && len(drop) == 0 {
+		return nil
+	}
+	if opts.InContainer == nil {
+		return fmt.Errorf("container %s: its packages need configuring inside it, and there is no way in", ct.ID)
+	}
+	return opts.InContainer(func(root string) error {
+		if len(drop) > 0 {
+			if err := db.Unregister(root, drop); err != nil {
+				return err
+			}
+		}
+		if len(add) == 0 {
+			return nil
+		}
+		if err := db.Register(root, ct.Area, add, false); err != nil {
+			return err
+		}
+		return db.Configure(ctx, root, add, env)
+	})
+}
+
+func namesOf(ts []*Template) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Name())
+	}
+	return out
+}

@@ -1,0 +1,181 @@
+package tmpl
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+)
+
+// Update is one package moving to a newer version.
+type Update struct {
+	Name, From, To, Template string
+}
+
+// updatePlan is what update would do, with what it needs to do it.
+type updatePlan struct {
+	*pkgState
+	ups  []Update
+	pkgs []*Package // to install: the new versions and what they need
+}
+
+// planUpdates finds the newer versions of the container's packages (of
+// the templates in only, or all) in the repositories of st.
+func (ct *CT) planUpdates(ctx context.Context, st *Stack, only []string, opts CTOptions) (*updatePlan, error) {
+	ps, err := ct.loadPkgState(ctx, st, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range only {
+		if !slices.Contains(ct.Apps, strings.TrimPrefix(o, ".")) && o != ct.OSTemplate {
+			return nil, fmt.Errorf("container %s has no template %s", ct.ID, o)
+		}
+	}
+	plan := &updatePlan{pkgState: ps}
+	updating := map[string]bool{}
+	for _, l := range ps.lines {
+		if len(only) > 0 && !slices.Contains(only, l.Template) {
+			continue
+		}
+		if p := ps.ix.Newest(Relation{Name: l.Name}); p != nil && CompareVersions(p.Version, l.Version) > 0 {
+			plan.ups = append(plan.ups, Update{Name: l.Name, From: l.Version, To: p.Version, Template: l.Template})
+			updating[l.Name] = true
+		}
+	}
+	if len(plan.ups) == 0 {
+		return plan, nil
+	}
+	r := seeded(ps.ix, ps.inst, func(n string) bool { return updating[n] })
+	for _, u := range plan.ups {
+		if err := r.satisfy(Clause{{Name: u.Name, Op: "=", Version: u.To}}, ""); err != nil {
+			return nil, err
+		}
+	}
+	plan.pkgs = r.order
+	return plan, nil
+}
+
+// Status lists the updates the container's templates offer.
+func (ct *CT) Status(ctx context.Context, opts CTOptions) ([]Update, error) {
+	st, err := ct.stack()
+	if err != nil {
+		return nil, err
+	}
+	plan, err := ct.planUpdates(ctx, st, nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	return plan.ups, nil
+}
+
+// Update moves the container's packages (of the given templates, or all)
+// to the newest versions in its repositories: files still linked to the
+// old version are relinked, files the container changed are kept with
+// the new version beside them as FILE.ezfs-new, new files are linked,
+// dropped ones removed where untouched.
+func (ct *CT) Update(ctx context.Context, only []string, opts CTOptions) ([]Update, *Report, error) {
+	st, _, unlock, err := ct.begin()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	for i := range only {
+		only[i] = strings.TrimPrefix(only[i], ".")
+	}
+	plan, err := ct.planUpdates(ctx, st, only, opts)
+	if err != nil || len(plan.ups) == 0 {
+		return nil, nil, err
+	}
+	ups, j := plan.ups, plan.job
+	affected := []*Template{}
+	for _, t := range st.all() {
+		for _, u := range ups {
+			if u.Template == t.Name() && !slices.Contains(affected, t) {
+				affected = append(affected, t)
+			}
+		}
+	}
+	if err := ct.runScripts(ctx, affected, "pre-upgrade", j.env, opts); err != nil {
+		return nil, nil, err
+	}
+	installed, created, err := j.ensurePackages(ctx, plan.m, plan.pkgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	jr := &journal{Op: "update", Apps: ct.Apps}
+	owner := map[string]string{}
+	for _, l := range plan.lines {
+		owner[l.Name] = l.Template
+	}
+	newLines := []PkgLine{}
+	replaced := map[string]bool{}
+	for _, ip := range installed {
+		replaced[ip.Name] = true
+		old := plan.inst[ip.Name]
+		if old == nil {
+			jr.Add = append(jr.Add, planAdd(ct.Area, []*Installed{ip})...)
+		} else {
+			jr.diff(ct.Area, old, ip)
+		}
+		t := owner[ip.Name]
+		if t == "" {
+			t = ups[0].Template
+		}
+		newLines = append(newLines, PkgLine{ip.Name, ip.Version, ip.Arch, t})
+	}
+	for _, l := range plan.lines {
+		if !replaced[l.Name] {
+			newLines = append(newLines, l)
+		}
+	}
+	jr.Packages = newLines
+	if err := ct.writeJournal(jr); err != nil {
+		for _, d := range created {
+			os.RemoveAll(d)
+		}
+		return nil, nil, err
+	}
+	rep, err := ct.apply(jr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("container %s: update stopped halfway (%v); the next ezctl command on it finishes it", ct.ID, err)
+	}
+	ct.invalidate(opts, rep)
+	if err := ct.configure(ctx, plan.m, installed, nil, j.env, opts); err != nil {
+		return ups, rep, err
+	}
+	if err := ct.runScripts(ctx, affected, "post-upgrade", j.env, opts); err != nil {
+		return ups, rep, err
+	}
+	return ups, rep, nil
+}
+
+// diff plans moving a container from one installed version of a package
+// to another.
+func (jr *journal) diff(area *Area, old, nw *Installed) {
+	oldBy := map[string]*Entry{}
+	for i := range old.Entries {
+		oldBy[old.Entries[i].Path] = &old.Entries[i]
+	}
+	seen := map[string]bool{}
+	for i := range nw.Entries {
+		e := &nw.Entries[i]
+		seen[e.Path] = true
+		o := oldBy[e.Path]
+		switch {
+		case o != nil && o.Type == 'f' && e.Type == 'f':
+			jr.Relink = append(jr.Relink, relink{Path: e.Path, Old: LinkValue(area, old, o), New: LinkValue(area, nw, e)})
+		case o == nil:
+			pe := planEntry{Entry: *e}
+			if e.Type == 'f' {
+				pe.Value = LinkValue(area, nw, e)
+			}
+			jr.Add = append(jr.Add, pe)
+		}
+	}
+	for _, o := range old.Entries {
+		if !seen[o.Path] && o.Type == 'f' {
+			jr.Remove = append(jr.Remove, relink{Path: o.Path, Old: LinkValue(area, old, &o)})
+		}
+	}
+}
