@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/ezfs/ezfs/tmpl/deb822"
 )
 
 // Where the host keeps its apt configuration; a variable for tests.
@@ -106,7 +108,7 @@ func HostSources() ([]*Source, error) {
 // parseDeb822Sources reads a .sources file: stanzas of Types, URIs,
 // Suites, Components, Signed-By, Architectures, Trusted, Enabled.
 func parseDeb822Sources(data []byte, name string) ([]*Source, error) {
-	stanzas, err := ParseStanzas(bytes.NewReader(data), name)
+	stanzas, err := deb822.Parse(bytes.NewReader(data), name)
 	if err != nil {
 		return nil, err
 	}

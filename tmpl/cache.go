@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ezfs/ezfs/tmpl/archive"
 	"golang.org/x/sys/unix"
 )
 
@@ -249,7 +250,7 @@ func (a *Area) commitCache(priv, final string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	err = writeTree(f, priv)
+	err = archive.WriteTree(f, priv)
 	if err == nil {
 		err = f.Sync()
 	}

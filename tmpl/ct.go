@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ezfs/ezfs/tmpl/archive"
 	"golang.org/x/sys/unix"
 )
 
@@ -183,7 +184,7 @@ func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, o
 		if err := os.Mkdir(stage, 0o700); err != nil {
 			return nil, err
 		}
-		if err := ExtractCache(cache, stage); err != nil {
+		if err := archive.ExtractCache(cache, stage); err != nil {
 			return nil, err
 		}
 	}

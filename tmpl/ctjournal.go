@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/tmpl/archive"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ type journal struct {
 
 // planEntry is one path a package brings into a container.
 type planEntry struct {
-	Entry
+	archive.Entry
 	Value string `json:"value,omitempty"` // link value, for regular files
 }
 
@@ -117,7 +118,7 @@ func (ct *CT) apply(j *journal) (*Report, error) {
 		}
 		// Changed by the container: keep it, put the new version beside.
 		rep.Kept = append(rep.Kept, r.Path)
-		side := planEntry{Entry: Entry{Type: 'f', Mode: 0o644, Path: r.Path + ".ezfs-new"}, Value: r.New}
+		side := planEntry{Entry: archive.Entry{Type: 'f', Mode: 0o644, Path: r.Path + ".ezfs-new"}, Value: r.New}
 		if err := ct.add(root, side, rep); err != nil {
 			return nil, err
 		}

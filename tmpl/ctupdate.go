@@ -6,6 +6,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/ezfs/ezfs/tmpl/archive"
 )
 
 // Update is one package moving to a newer version.
@@ -153,7 +155,7 @@ func (ct *CT) Update(ctx context.Context, only []string, opts CTOptions) ([]Upda
 // diff plans moving a container from one installed version of a package
 // to another.
 func (jr *journal) diff(area *Area, old, nw *Installed) {
-	oldBy := map[string]*Entry{}
+	oldBy := map[string]*archive.Entry{}
 	for i := range old.Entries {
 		oldBy[old.Entries[i].Path] = &old.Entries[i]
 	}

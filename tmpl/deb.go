@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/deb822"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -30,22 +32,22 @@ func readAr(r io.Reader, fn func(m arMember) error) error {
 	br := bufio.NewReader(r)
 	magic := make([]byte, 8)
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != "!<arch>\n" {
-		return fmt.Errorf("%w: not an ar archive", ErrUnsafeArchive)
+		return fmt.Errorf("%w: not an ar archive", archive.ErrUnsafe)
 	}
 	hdr := make([]byte, 60)
 	for {
 		if _, err := io.ReadFull(br, hdr); err == io.EOF {
 			return nil
 		} else if err != nil {
-			return fmt.Errorf("%w: ar header: %v", ErrUnsafeArchive, err)
+			return fmt.Errorf("%w: ar header: %v", archive.ErrUnsafe, err)
 		}
 		if string(hdr[58:60]) != "`\n" {
-			return fmt.Errorf("%w: bad ar header", ErrUnsafeArchive)
+			return fmt.Errorf("%w: bad ar header", archive.ErrUnsafe)
 		}
 		name := strings.TrimSuffix(strings.TrimSpace(string(hdr[:16])), "/")
 		size, err := strconv.ParseInt(strings.TrimSpace(string(hdr[48:58])), 10, 64)
 		if err != nil || size < 0 {
-			return fmt.Errorf("%w: ar member %q: bad size", ErrUnsafeArchive, name)
+			return fmt.Errorf("%w: ar member %q: bad size", archive.ErrUnsafe, name)
 		}
 		lr := &io.LimitedReader{R: br, N: size}
 		if err := fn(arMember{name: name, r: lr}); err != nil {
@@ -81,7 +83,7 @@ func decompress(name string, r io.Reader) (io.Reader, func(), error) {
 	case strings.HasSuffix(name, ".tar"):
 		return r, func() {}, nil
 	}
-	return nil, nil, fmt.Errorf("%w: unknown compression of %q", ErrUnsafeArchive, name)
+	return nil, nil, fmt.Errorf("%w: unknown compression of %q", archive.ErrUnsafe, name)
 }
 
 // debControlFiles are the control members kept for the container's
@@ -91,21 +93,21 @@ var debControlFiles = []string{"control", "md5sums", "conffiles", "preinst", "po
 
 // unpackDeb writes the data of a .deb below dstfd and keeps its control
 // files under .ezfs/deb/ beside them.
-func unpackDeb(archive string, dstfd int, dst string) (Stanza, []Entry, error) {
-	f, err := os.Open(archive)
+func unpackDeb(file string, dstfd int, dst string) (deb822.Stanza, []archive.Entry, error) {
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	var control Stanza
-	var entries []Entry
+	var control deb822.Stanza
+	var entries []archive.Entry
 	sawData := false
 	err = readAr(f, func(m arMember) error {
 		switch {
 		case m.name == "debian-binary":
 			v, _ := io.ReadAll(io.LimitReader(m.r, 16))
 			if !strings.HasPrefix(string(v), "2.") {
-				return fmt.Errorf("%w: .deb format %q", ErrUnsafeArchive, bytes.TrimSpace(v))
+				return fmt.Errorf("%w: .deb format %q", archive.ErrUnsafe, bytes.TrimSpace(v))
 			}
 		case strings.HasPrefix(m.name, "control.tar"):
 			r, done, err := decompress(m.name, m.r)
@@ -122,29 +124,29 @@ func unpackDeb(archive string, dstfd int, dst string) (Stanza, []Entry, error) {
 			}
 			defer done()
 			sawData = true
-			entries, err = extractTar(r, dstfd, extractPolicy{links: true, devices: true, fifos: true, owners: true,
-				maxBytes: maxPackageBytes, maxFiles: maxPackageFiles, skip: isControl})
+			entries, err = archive.Extract(r, dstfd, archive.Policy{Links: true, Devices: true, FIFOs: true, Owners: true,
+				MaxBytes: archive.MaxPackageBytes, MaxFiles: archive.MaxPackageFiles, Skip: isControl})
 			return err
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, entries, fmt.Errorf("%s: %w", archive, err)
+		return nil, entries, fmt.Errorf("%s: %w", file, err)
 	}
 	if control == nil || !sawData {
-		return nil, entries, fmt.Errorf("%s: %w: no control or data member", archive, ErrUnsafeArchive)
+		return nil, entries, fmt.Errorf("%s: %w: no control or data member", file, archive.ErrUnsafe)
 	}
 	return control, entries, nil
 }
 
 // readDebControl keeps the control files of a .deb in dst/.ezfs/deb/ and
 // returns its control stanza.
-func readDebControl(r io.Reader, dst string) (Stanza, error) {
+func readDebControl(r io.Reader, dst string) (deb822.Stanza, error) {
 	dir := path.Join(dst, metaDir, "deb")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	var control Stanza
+	var control deb822.Stanza
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -152,7 +154,7 @@ func readDebControl(r io.Reader, dst string) (Stanza, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: control.tar: %v", ErrUnsafeArchive, err)
+			return nil, fmt.Errorf("%w: control.tar: %v", archive.ErrUnsafe, err)
 		}
 		name := strings.TrimPrefix(hdr.Name, "./")
 		if hdr.Typeflag != tar.TypeReg || strings.Contains(name, "/") || !slices.Contains(debControlFiles, name) {
@@ -170,9 +172,9 @@ func readDebControl(r io.Reader, dst string) (Stanza, error) {
 			return nil, err
 		}
 		if name == "control" {
-			st, err := ParseStanzas(bytes.NewReader(data), "control")
+			st, err := deb822.Parse(bytes.NewReader(data), "control")
 			if err != nil || len(st) != 1 {
-				return nil, fmt.Errorf("%w: bad control file (%v)", ErrUnsafeArchive, err)
+				return nil, fmt.Errorf("%w: bad control file (%v)", archive.ErrUnsafe, err)
 			}
 			control = st[0]
 		}

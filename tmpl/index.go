@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ezfs/ezfs/tmpl/deb822"
 )
 
 // Package is one package of a repository index.
@@ -19,8 +21,8 @@ type Package struct {
 	Filename            string // relative to the repository's base
 	Size                int64
 	SHA256              string
-	Source              *Source // the repository it came from
-	Stanza              Stanza  // as the index has it
+	Source              *Source       // the repository it came from
+	Stanza              deb822.Stanza // as the index has it
 }
 
 // Key is the package's directory name in the area: name_version_arch,
@@ -32,7 +34,7 @@ func (p *Package) Key() string {
 func (p *Package) String() string { return p.Name + " " + p.Version + " (" + p.Arch + ")" }
 
 // PackageFromStanza reads the fields every package manager shares.
-func PackageFromStanza(s Stanza) (*Package, error) {
+func PackageFromStanza(s deb822.Stanza) (*Package, error) {
 	p := &Package{
 		Name: s.Get("Package"), Version: s.Get("Version"), Arch: s.Get("Architecture"),
 		Priority: s.Get("Priority"), Essential: s.Get("Essential") == "yes",
@@ -103,7 +105,7 @@ func (ix *Index) Add(p *Package) {
 
 // ReadIndex adds the stanzas of a Packages file to ix.
 func (ix *Index) ReadIndex(r io.Reader, src *Source, name string) error {
-	stanzas, err := ParseStanzas(r, name)
+	stanzas, err := deb822.Parse(r, name)
 	if err != nil {
 		return err
 	}

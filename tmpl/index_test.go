@@ -1,7 +1,6 @@
 package tmpl
 
 import (
-	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -74,32 +73,6 @@ Package: other-arch
 Version: 1
 Architecture: arm64
 `
-
-func TestParseStanzasAndWrite(t *testing.T) {
-	st, err := ParseStanzas(strings.NewReader(testIndex), "Packages")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st) != 12 || st[0].Get("description") != "C library\nwith a long\n.\ndescription" {
-		t.Fatalf("%d stanzas, first description %q", len(st), st[0].Get("Description"))
-	}
-	var buf bytes.Buffer
-	for _, s := range st {
-		WriteStanza(&buf, s)
-	}
-	again, err := ParseStanzas(&buf, "again")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(st, again); d != "" {
-		t.Error(d)
-	}
-	for _, bad := range []string{" leading continuation\n", "No colon here\n", "Bad Field: x\n"} {
-		if _, err := ParseStanzas(strings.NewReader(bad), "x"); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
 
 func TestParseRelations(t *testing.T) {
 	got, err := ParseRelations("aa, bb (>= 1.0) | cc:any (<< 2), dd [amd64], ee (= 1:2.0-1) <!nocheck>, f++ (> 1)")

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/deb822"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,8 +21,8 @@ type Installed struct {
 	Name, Version, Arch string
 	Key                 string // directory name
 	Dir                 string // absolute
-	Entries             []Entry
-	Control             Stanza
+	Entries             []archive.Entry
+	Control             deb822.Stanza
 }
 
 // RelDir is the package directory relative to the template area.
@@ -42,7 +44,7 @@ func LoadInstalled(dir string) (*Installed, error) {
 		return nil, fmt.Errorf("package %s: %w", filepath.Base(dir), err)
 	}
 	defer mf.Close()
-	entries, err := ReadManifest(mf, filepath.Join(dir, manifestFile))
+	entries, err := archive.ReadManifest(mf, filepath.Join(dir, manifestFile))
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +52,7 @@ func LoadInstalled(dir string) (*Installed, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := ParseStanzas(bytes.NewReader(cdata), filepath.Join(dir, controlFile))
+	st, err := deb822.Parse(bytes.NewReader(cdata), filepath.Join(dir, controlFile))
 	if err != nil || len(st) != 1 {
 		return nil, fmt.Errorf("package %s: bad control file (%v)", filepath.Base(dir), err)
 	}
@@ -236,10 +238,10 @@ func (j *job) unpack(m Manager, p *Package) (string, error) {
 		}
 	}
 	var cbuf, mbuf bytes.Buffer
-	if err := WriteStanza(&cbuf, control); err != nil {
+	if err := deb822.Write(&cbuf, control); err != nil {
 		return "", err
 	}
-	if err := WriteManifest(&mbuf, entries); err != nil {
+	if err := archive.WriteManifest(&mbuf, entries); err != nil {
 		return "", err
 	}
 	// .ezfs is never written by the archive (its members there are

@@ -3,6 +3,8 @@ package tmpl
 import (
 	"strings"
 	"testing"
+
+	"github.com/ezfs/ezfs/tmpl/deb822"
 )
 
 func FuzzReadVZPackages(f *testing.F) {
@@ -122,7 +124,7 @@ func FuzzControlNamesArePaths(f *testing.F) {
 	f.Add("Package: x/../../y\nVersion: 1\nArchitecture: amd64\n")
 	f.Add("Package: bash\nVersion: 5.2.15-2\nArchitecture: amd64\nDepends: libc6 (>= 2.36)\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		st, err := ParseStanzas(strings.NewReader(text), "control")
+		st, err := deb822.Parse(strings.NewReader(text), "control")
 		if err != nil || len(st) != 1 {
 			return
 		}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+
+	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/deb822"
 )
 
 // Manager is a package manager: how repositories are written, indexed and
@@ -19,7 +22,7 @@ type Manager interface {
 	// Unpack writes the files of a downloaded package archive below the
 	// directory dst (open as dstfd) and returns the package's control
 	// stanza and every path it wrote.
-	Unpack(archive string, dstfd int, dst string) (Stanza, []Entry, error)
+	Unpack(file string, dstfd int, dst string) (deb822.Stanza, []archive.Entry, error)
 	// Base lists packages every cache of the index holds besides the
 	// template's own (Debian: Priority required).
 	Base(ix *Index) []string

@@ -16,6 +16,8 @@ import (
 
 	"github.com/ezfs/ezfs/fs"
 	"github.com/ezfs/ezfs/internal/atfile"
+	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/deb822"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,8 +61,8 @@ func (dpkgManager) LoadIndex(ctx context.Context, j *job, sources []*Source) (*I
 	return ix, nil
 }
 
-func (dpkgManager) Unpack(archive string, dstfd int, dst string) (Stanza, []Entry, error) {
-	return unpackDeb(archive, dstfd, dst)
+func (dpkgManager) Unpack(file string, dstfd int, dst string) (deb822.Stanza, []archive.Entry, error) {
+	return unpackDeb(file, dstfd, dst)
 }
 
 // Base is Debian's base system: every package of Priority required.
@@ -135,7 +137,7 @@ func (dpkgManager) Register(root string, area *Area, pkgs []*Installed, link boo
 		if err := writeInfo(r, area, p, link); err != nil {
 			return fmt.Errorf("package %s: %w", p.Key, err)
 		}
-		st := Stanza{{"Package", p.Name}, {"Status", "install ok unpacked"}}
+		st := deb822.Stanza{{Name: "Package", Value: p.Name}, {Name: "Status", Value: "install ok unpacked"}}
 		for _, f := range p.Control {
 			if f.Name != "Package" && f.Name != "Status" {
 				st = append(st, f)
@@ -144,7 +146,7 @@ func (dpkgManager) Register(root string, area *Area, pkgs []*Installed, link boo
 		if cf := conffiles(p); cf != "" {
 			st.Set("Conffiles", cf)
 		}
-		if err := WriteStanza(&status, st); err != nil {
+		if err := deb822.Write(&status, st); err != nil {
 			return err
 		}
 	}
@@ -321,13 +323,13 @@ func keepStatus(r *atfile.Root, out *bytes.Buffer, keep func(name string) bool) 
 	if err != nil {
 		return err
 	}
-	stanzas, err := ParseStanzas(bytes.NewReader(old), p)
+	stanzas, err := deb822.Parse(bytes.NewReader(old), p)
 	if err != nil {
 		return err
 	}
 	for _, st := range stanzas {
 		if keep(st.Get("Package")) {
-			if err := WriteStanza(out, st); err != nil {
+			if err := deb822.Write(out, st); err != nil {
 				return err
 			}
 		}

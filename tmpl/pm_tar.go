@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/deb822"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
@@ -17,12 +19,6 @@ import (
 // (or .tar.zst) holding the files at their container paths plus
 // .ezfs/control, in a flat repository indexed by `ezctl repo index`.
 type tarManager struct{}
-
-// Bounds for one package archive.
-const (
-	maxPackageBytes = 16 << 30
-	maxPackageFiles = 1 << 20
-)
 
 // ControlMember is the package's control stanza inside a tar package.
 const ControlMember = ".ezfs/control"
@@ -86,18 +82,18 @@ func openTarPackage(p string) (io.Reader, func(), error) {
 
 func isControl(p string) bool { return p == ".ezfs" || strings.HasPrefix(p, ".ezfs/") }
 
-func (tarManager) Unpack(archive string, dstfd int, dst string) (Stanza, []Entry, error) {
-	r, done, err := openTarPackage(archive)
+func (tarManager) Unpack(file string, dstfd int, dst string) (deb822.Stanza, []archive.Entry, error) {
+	r, done, err := openTarPackage(file)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer done()
 	var control []byte
-	entries, err := extractTar(r, dstfd, extractPolicy{
-		links: true, devices: true, owners: true,
-		maxBytes: maxPackageBytes, maxFiles: maxPackageFiles,
-		skip: isControl,
-		onSkip: func(p string, r io.Reader) error {
+	entries, err := archive.Extract(r, dstfd, archive.Policy{
+		Links: true, Devices: true, Owners: true,
+		MaxBytes: archive.MaxPackageBytes, MaxFiles: archive.MaxPackageFiles,
+		Skip: isControl,
+		OnSkip: func(p string, r io.Reader) error {
 			if p == ControlMember {
 				control, err = io.ReadAll(r)
 			}
@@ -108,11 +104,11 @@ func (tarManager) Unpack(archive string, dstfd int, dst string) (Stanza, []Entry
 		return nil, entries, err
 	}
 	if control == nil {
-		return nil, entries, fmt.Errorf("%s: no %s member", archive, ControlMember)
+		return nil, entries, fmt.Errorf("%s: no %s member", file, ControlMember)
 	}
-	stanzas, err := ParseStanzas(bytes.NewReader(control), archive+":"+ControlMember)
+	stanzas, err := deb822.Parse(bytes.NewReader(control), file+":"+ControlMember)
 	if err != nil || len(stanzas) != 1 {
-		return nil, entries, fmt.Errorf("%s: %s must hold one stanza (%v)", archive, ControlMember, err)
+		return nil, entries, fmt.Errorf("%s: %s must hold one stanza (%v)", file, ControlMember, err)
 	}
 	return stanzas[0], entries, nil
 }

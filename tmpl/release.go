@@ -14,6 +14,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ezfs/ezfs/tmpl/deb822"
 	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz"
 )
@@ -177,7 +178,7 @@ func (j *job) loadRelease(ctx context.Context, s *Source) (*release, error) {
 }
 
 func parseRelease(text []byte, name string) (*release, error) {
-	st, err := ParseStanzas(bytes.NewReader(text), name+" Release")
+	st, err := deb822.Parse(bytes.NewReader(text), name+" Release")
 	if err != nil || len(st) == 0 {
 		return nil, fmt.Errorf("repository %s: unreadable Release (%v)", name, err)
 	}

@@ -12,13 +12,16 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/deb822"
 )
 
 // IndexRepo writes DIR/Packages for the tar packages below dir: each
 // package's control stanza plus Filename, Size and SHA256, the index
 // format of a flat Debian repository. It returns how many it indexed.
 func IndexRepo(dir string) (int, error) {
-	var stanzas []Stanza
+	var stanzas []deb822.Stanza
 	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -45,7 +48,7 @@ func IndexRepo(dir string) (int, error) {
 	})
 	var buf bytes.Buffer
 	for _, s := range stanzas {
-		if err := WriteStanza(&buf, s); err != nil {
+		if err := deb822.Write(&buf, s); err != nil {
 			return 0, err
 		}
 	}
@@ -60,7 +63,7 @@ func IndexRepo(dir string) (int, error) {
 	return len(stanzas), nil
 }
 
-func indexPackage(repo, p string) (Stanza, error) {
+func indexPackage(repo, p string) (deb822.Stanza, error) {
 	r, done, err := openTarPackage(p)
 	if err != nil {
 		return nil, err
@@ -76,7 +79,7 @@ func indexPackage(repo, p string) (Stanza, error) {
 			done()
 			return nil, fmt.Errorf("%s: %v", p, err)
 		}
-		if name, _ := cleanMember(hdr.Name); name == ControlMember {
+		if name, _ := archive.CleanMember(hdr.Name); name == ControlMember {
 			control, err = io.ReadAll(io.LimitReader(tr, 1<<20))
 			if err != nil {
 				done()
@@ -89,7 +92,7 @@ func indexPackage(repo, p string) (Stanza, error) {
 	if control == nil {
 		return nil, fmt.Errorf("%s: no %s member", p, ControlMember)
 	}
-	st, err := ParseStanzas(bytes.NewReader(control), p+":"+ControlMember)
+	st, err := deb822.Parse(bytes.NewReader(control), p+":"+ControlMember)
 	if err != nil || len(st) != 1 {
 		return nil, fmt.Errorf("%s: %s must hold one stanza (%v)", p, ControlMember, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ezfs/ezfs/tmpl/archive"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,7 +105,7 @@ func buildSeed(pfd int, parent, name, cache string) error {
 			removeTree(parent, tmp)
 		}
 	}()
-	if err := ExtractCache(cache, filepath.Join(parent, tmp)); err != nil {
+	if err := archive.ExtractCache(cache, filepath.Join(parent, tmp)); err != nil {
 		return err
 	}
 	failpoint("seed", 1)

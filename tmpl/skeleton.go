@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/tmpl/archive"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,7 +28,7 @@ func NewSkeleton(rootfd int, area *Area) *Skeleton {
 }
 
 // LinkValue is the link attribute value for a package file.
-func LinkValue(area *Area, p *Installed, e *Entry) string {
+func LinkValue(area *Area, p *Installed, e *archive.Entry) string {
 	return path.Join(p.RelDir(area), e.Path)
 }
 
@@ -78,7 +79,7 @@ func parentInRoot(root int, p string, create bool) (int, string, error) {
 	return fd, name, nil
 }
 
-func (s *Skeleton) add(p *Installed, e *Entry) error {
+func (s *Skeleton) add(p *Installed, e *archive.Entry) error {
 	dirfd, name, err := s.parent(e.Path)
 	if err != nil {
 		return err
@@ -127,7 +128,7 @@ func (s *Skeleton) add(p *Installed, e *Entry) error {
 // Everything but a hard link, which shares its target's, gets its
 // metadata from meta afterwards. Skeletons and journals create entries
 // this one way.
-func createEntry(root, dirfd int, name string, e *Entry, value string) error {
+func createEntry(root, dirfd int, name string, e *archive.Entry, value string) error {
 	switch e.Type {
 	case 'f':
 		fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
@@ -152,16 +153,18 @@ func createEntry(root, dirfd int, name string, e *Entry, value string) error {
 		defer unix.Close(tdir)
 		return unix.Linkat(tdir, tname, dirfd, name, 0)
 	case 'c', 'b', 'p':
-		return mknodEntry(dirfd, name, e)
+		return archive.Mknod(dirfd, name, e)
 	}
 	return fmt.Errorf("unknown entry type %q", e.Type)
 }
 
 // meta gives an entry its owner, then mode, then mtime.
-func (s *Skeleton) meta(dirfd int, name string, e *Entry) error { return entryMeta(dirfd, name, e) }
+func (s *Skeleton) meta(dirfd int, name string, e *archive.Entry) error {
+	return entryMeta(dirfd, name, e)
+}
 
 // entryMeta gives an entry its owner, then mode, then mtime.
-func entryMeta(dirfd int, name string, e *Entry) error {
+func entryMeta(dirfd int, name string, e *archive.Entry) error {
 	if err := unix.Fchownat(dirfd, name, e.UID, e.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return err
 	}

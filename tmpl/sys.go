@@ -14,30 +14,6 @@ func openat(dirfd int, name string, flags int, mode uint32) (int, error) {
 	}
 }
 
-// openBeneath opens a relative path below dirfd with no "..", no
-// absolute path and no symlink anywhere on the way.
-func openBeneath(dirfd int, path string, flags int) (int, error) {
-	how := unix.OpenHow{
-		Flags:   uint64(flags | unix.O_NOFOLLOW | unix.O_CLOEXEC),
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	for {
-		fd, err := unix.Openat2(dirfd, path, &how)
-		if err != unix.EINTR {
-			return fd, err
-		}
-	}
-}
-
-// mknodat creates a node by name; O_EXCL is implied.
-func mknodat(dirfd int, name string, mode uint32) error {
-	for {
-		if err := unix.Mknodat(dirfd, name, mode, 0); err != unix.EINTR {
-			return err
-		}
-	}
-}
-
 // syncFS writes out everything of the filesystem holding path: data,
 // metadata and the journal.
 func syncFS(path string) error {

@@ -1,4 +1,4 @@
-package tmpl
+package archive
 
 import (
 	"bytes"

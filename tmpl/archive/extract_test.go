@@ -1,4 +1,4 @@
-package tmpl
+package archive
 
 import (
 	"archive/tar"
@@ -41,10 +41,10 @@ func TestExtractRefusals(t *testing.T) {
 		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data))})
 		tw.Write([]byte(data))
 	}
-	pol := extractPolicy{links: true, maxBytes: 100, maxFiles: 10}
+	pol := Policy{Links: true, MaxBytes: 100, MaxFiles: 10}
 	for name, tc := range map[string]struct {
 		members func(tw *tar.Writer)
-		pol     extractPolicy
+		pol     Policy
 	}{
 		"traversal": {func(tw *tar.Writer) { reg(tw, "a/../../x", "x") }, pol},
 		"absolute":  {func(tw *tar.Writer) { reg(tw, "/etc/x", "x") }, pol},
@@ -58,7 +58,7 @@ func TestExtractRefusals(t *testing.T) {
 		"escaping link": {func(tw *tar.Writer) {
 			tw.WriteHeader(&tar.Header{Name: "l", Typeflag: tar.TypeSymlink, Linkname: "../x"})
 		}, pol},
-		"link not allowed": {func(tw *tar.Writer) { tw.WriteHeader(&tar.Header{Name: "l", Typeflag: tar.TypeSymlink, Linkname: "x"}) }, extractPolicy{maxBytes: 100, maxFiles: 10}},
+		"link not allowed": {func(tw *tar.Writer) { tw.WriteHeader(&tar.Header{Name: "l", Typeflag: tar.TypeSymlink, Linkname: "x"}) }, Policy{MaxBytes: 100, MaxFiles: 10}},
 		"symlink then write": {func(tw *tar.Writer) {
 			tw.WriteHeader(&tar.Header{Name: "d", Typeflag: tar.TypeSymlink, Linkname: "/"})
 			reg(tw, "d/x", "x")
@@ -72,15 +72,15 @@ func TestExtractRefusals(t *testing.T) {
 		// A tar package may have devices, never a FIFO (docs/TEMPLATES.md).
 		"fifo in a package": {func(tw *tar.Writer) {
 			tw.WriteHeader(&tar.Header{Name: "run/pipe", Typeflag: tar.TypeFifo, Mode: 0o644})
-		}, extractPolicy{links: true, devices: true, maxBytes: 100, maxFiles: 10}},
+		}, Policy{Links: true, Devices: true, MaxBytes: 100, MaxFiles: 10}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			fd, _ := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
 			defer unix.Close(fd)
-			_, err := extractTar(tarOf(t, tc.members), fd, tc.pol)
-			if !errors.Is(err, ErrUnsafeArchive) {
-				t.Errorf("err %v, want ErrUnsafeArchive", err)
+			_, err := Extract(tarOf(t, tc.members), fd, tc.pol)
+			if !errors.Is(err, ErrUnsafe) {
+				t.Errorf("err %v, want ErrUnsafe", err)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "..", "x")); err == nil {
 				t.Error("wrote outside")
@@ -105,7 +105,7 @@ func TestExtractMissingParents(t *testing.T) {
 		tw.WriteHeader(&tar.Header{Name: "a/b/file", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2})
 		tw.Write([]byte("x\n"))
 	})
-	entries, err := extractTar(buf, fd, extractPolicy{maxBytes: 100, maxFiles: 10})
+	entries, err := Extract(buf, fd, Policy{MaxBytes: 100, MaxFiles: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,32 +114,6 @@ func TestExtractMissingParents(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "a/b/file")); err != nil || string(b) != "x\n" {
 		t.Errorf("a/b/file: %q %v", b, err)
-	}
-	if after := openFDs(t); after != before {
-		t.Errorf("%d fds open before, %d after", before, after)
-	}
-}
-
-// The skeleton makes missing parents the same way (a package whose
-// manifest has no entries for them).
-func TestParentInRootMissing(t *testing.T) {
-	dir := t.TempDir()
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	before := openFDs(t)
-	dfd, name, err := parentInRoot(fd, "a/b/file", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unix.Close(dfd)
-	if name != "file" {
-		t.Errorf("name %q", name)
-	}
-	if st, err := os.Stat(filepath.Join(dir, "a/b")); err != nil || !st.IsDir() {
-		t.Errorf("a/b: %v", err)
 	}
 	if after := openFDs(t); after != before {
 		t.Errorf("%d fds open before, %d after", before, after)

@@ -1,4 +1,4 @@
-package tmpl
+package archive
 
 import (
 	"archive/tar"
@@ -126,7 +126,7 @@ func TestExtractCacheRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeTree(f, src); err != nil {
+	if err := WriteTree(f, src); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -168,8 +168,8 @@ func TestExtractCacheTruncated(t *testing.T) {
 		os.WriteFile(tarball, gz.Bytes(), 0o644)
 		dst := filepath.Join(t.TempDir(), "ct")
 		os.Mkdir(dst, 0o700)
-		if err := ExtractCache(tarball, dst); !errors.Is(err, ErrUnsafeArchive) {
-			t.Errorf("member of %d bytes cut in half: %v, want ErrUnsafeArchive", size, err)
+		if err := ExtractCache(tarball, dst); !errors.Is(err, ErrUnsafe) {
+			t.Errorf("member of %d bytes cut in half: %v, want ErrUnsafe", size, err)
 		}
 	}
 }

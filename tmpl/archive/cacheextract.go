@@ -1,4 +1,4 @@
-package tmpl
+package archive
 
 import (
 	"bufio"
@@ -39,8 +39,8 @@ func ExtractCache(tarball, private string) error {
 	fl := newLogFlusher(fd)
 	// tar reads a block at a time; the decompressor is faster filling
 	// large buffers.
-	_, err = extractTar(bufio.NewReaderSize(zr, 256<<10), fd, extractPolicy{links: true, devices: true, fifos: true, owners: true, xattrs: true,
-		parallel: true, maxBytes: maxPackageBytes, maxFiles: 1 << 24, progress: fl.poke})
+	_, err = Extract(bufio.NewReaderSize(zr, 256<<10), fd, Policy{Links: true, Devices: true, FIFOs: true, Owners: true, Xattrs: true,
+		Parallel: true, MaxBytes: MaxPackageBytes, MaxFiles: 1 << 24, Progress: fl.poke})
 	fl.stop()
 	if err != nil {
 		return fmt.Errorf("cache %s: %w", tarball, err)

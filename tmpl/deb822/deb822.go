@@ -1,4 +1,8 @@
-package tmpl
+// Package deb822 reads and writes Debian control stanzas (deb822): the
+// format of control files, Packages indexes, Release files, dpkg's status
+// and .sources files. Fields keep their order; continuation lines are
+// joined by "\n" in the value and written back the way dpkg writes them.
+package deb822
 
 import (
 	"bufio"
@@ -39,9 +43,9 @@ func (s *Stanza) Set(name, value string) {
 // many lines, not one).
 const maxStanzaLine = 1 << 20
 
-// ParseStanzas reads the stanzas of a control file or Packages index.
+// Parse reads the stanzas of a control file or Packages index.
 // name is for errors.
-func ParseStanzas(r io.Reader, name string) ([]Stanza, error) {
+func Parse(r io.Reader, name string) ([]Stanza, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxStanzaLine)
 	var out []Stanza
@@ -77,8 +81,8 @@ func ParseStanzas(r io.Reader, name string) ([]Stanza, error) {
 	return out, nil
 }
 
-// WriteStanza writes s followed by a blank line.
-func WriteStanza(w io.Writer, s Stanza) error {
+// Write writes s followed by a blank line.
+func Write(w io.Writer, s Stanza) error {
 	var b strings.Builder
 	for _, f := range s {
 		b.WriteString(f.Name)

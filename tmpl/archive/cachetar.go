@@ -1,4 +1,4 @@
-package tmpl
+package archive
 
 import (
 	"archive/tar"
@@ -17,10 +17,10 @@ import (
 // bsdtar and Go agree on it).
 const xattrPrefix = "SCHILY.xattr."
 
-// writeTree writes the tree below dir as a gzipped tar to w: owners,
+// WriteTree writes the tree below dir as a gzipped tar to w: owners,
 // modes, times, symlinks, hard links, devices and extended attributes
 // (link entries are empty files whose attribute is everything).
-func writeTree(w io.Writer, dir string) error {
+func WriteTree(w io.Writer, dir string) error {
 	zw, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package tmpl
+package archive
 
 import (
 	"bufio"
@@ -78,7 +78,7 @@ func parseManifestLine(line string) (Entry, error) {
 	if err != nil || tail != "" {
 		return e, fmt.Errorf("malformed link in %q", line)
 	}
-	clean, err := cleanMember(p)
+	clean, err := CleanMember(p)
 	if err != nil || clean == "" || clean != p {
 		return e, fmt.Errorf("bad path %q in manifest", p)
 	}
