@@ -42,6 +42,7 @@ func newFileHandle(owner *fileNode, fd int, flags uint32) *handle {
 	}
 	owner.open[h] = struct{}{}
 	owner.mu.Unlock()
+	owner.markWritten(h.writable)
 	return h
 }
 
@@ -66,8 +67,27 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	return h.t.errno(retryEINTR0(func() error { return unix.Fsync(h.fd) }))
 }
 
+// Allocate serves fallocate, hole punching and zeroing, and clears the
+// set-ID bits as a local filesystem does for an unprivileged writer.
 func (h *handle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
-	return h.t.errno(retryEINTR0(func() error { return unix.Fallocate(h.fd, mode, int64(off), int64(size)) }))
+	if err := retryEINTR0(func() error { return unix.Fallocate(h.fd, mode, int64(off), int64(size)) }); err != nil {
+		return h.t.errno(err)
+	}
+	caller, ok := fuse.FromContext(ctx)
+	if !ok || h.owner == nil {
+		return 0
+	}
+	changed, err := dropSetID(h.fd, caller)
+	if err != nil {
+		return h.t.errno(err)
+	}
+	if changed {
+		// The kernel refreshes size and times after FALLOCATE, not the
+		// mode its permission checks use. Attributes only: this takes
+		// no lock the request holds.
+		h.owner.NotifyContent(-1, 0)
+	}
+	return 0
 }
 
 func (h *handle) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {

@@ -19,6 +19,7 @@ import (
 // Server is one mounted private tree.
 type Server struct {
 	srv         *fuse.Server
+	mntID       int // followed for remounts (atime.go)
 	t           *tree
 	raw         *rawFS
 	root        *dirNode
@@ -56,7 +57,7 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 	unix.Umask(0)
 	raiseProcs()
 
-	privfd, err := unix.Open(opts.PrivateRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	privfd, cloned, err := openPrivate(opts.PrivateRoot, logger)
 	if err != nil {
 		return nil, fmt.Errorf("mount: open private tree %s: %w", opts.PrivateRoot, err)
 	}
@@ -82,8 +83,16 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 
-	t := &tree{tmpl: tmpl, passthrough: !opts.NoPassthrough, log: logger}
+	t := &tree{tmpl: tmpl, passthrough: !opts.NoPassthrough, log: logger, privRoot: privfd, privCloned: cloned}
 	t.era.Store(newEra())
+	t.atime.Store(-1) // the clone has the backing mount's setting
+	atime := opts.Atime
+	if opts.ReadOnly {
+		atime = Noatime
+	}
+	if err := t.setAtime(atime); err != nil {
+		return nil, fmt.Errorf("mount: set atime option on the private tree's clone: %w", err)
+	}
 	root := &dirNode{node: node{t: t, self: newFDBox(privfd)}}
 	fsname := opts.FsName
 	if fsname == "" {
@@ -101,9 +110,11 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 			DirectMountFlags:     mountFlags(opts),
 			MaxWrite:             maxWrite(opts),
 			EnableSymlinkCaching: true, // a symlink's target never changes in place
-			ExtraCapabilities:    fuse.CAP_ATOMIC_O_TRUNC,
-			Debug:                opts.Debug,
-			Logger:               log.New(os.Stderr, "fuse: ", 0),
+			// Default ACLs and the umask: see umask.go.
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_DONT_MASK,
+			EnableAcl:         true,
+			Debug:             opts.Debug,
+			Logger:            log.New(os.Stderr, "fuse: ", 0),
 		},
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
@@ -131,7 +142,14 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 		t.passthrough = false
 		logger.Warn("this kernel offers no FUSE passthrough; reads and writes go through the daemon")
 	}
-	return &Server{srv: srv, t: t, raw: raw, root: root, mountpoint: mountpoint, ownTemplate: ownTemplate}, nil
+	s := &Server{srv: srv, t: t, raw: raw, root: root, mountpoint: mountpoint, ownTemplate: ownTemplate}
+	if s.mntID, err = mountID(mountpoint); err != nil {
+		logger.Warn("cannot follow remounts; atime options stay as mounted", "err", err)
+		err = nil
+	} else {
+		watchMount(s.mntID, t)
+	}
+	return s, nil
 }
 
 // Unmount detaches the mount; with lazy it detaches even while busy. A
@@ -158,6 +176,9 @@ func (s *Server) Unmount(lazy bool) error {
 // Wait returns when the kernel has ended the mount, and frees what it held.
 func (s *Server) Wait() {
 	s.srv.Wait()
+	if s.mntID != 0 {
+		unwatchMount(s.mntID)
+	}
 	s.t.stopReadahead()
 	known.dropEra(s.t.era.Load())
 	// The kernel sends no FORGET for what it still caches at unmount:
@@ -214,14 +235,29 @@ func (s *Server) Invalidate(paths []string) {
 }
 
 // mountFlags are the mount(2) flags: go-fuse's default is nosuid,nodev,
-// which a container root must not have unless asked.
+// which a container root must not have unless asked. They are never
+// zero (which would mean go-fuse's default): an atime flag is always
+// set. No MS_MGC_VAL: the kernel ignores it only alone in the high 16
+// bits, where MS_RELATIME and MS_STRICTATIME are; with them it fails
+// the mount, and go-fuse silently falls back to fusermount.
 func mountFlags(opts Options) uintptr {
-	flags := uintptr(unix.MS_MGC_VAL) // "no flags"; zero would mean go-fuse's default
+	var flags uintptr
 	if opts.NoSetuid {
 		flags |= unix.MS_NOSUID
 	}
 	if opts.NoDevices {
 		flags |= unix.MS_NODEV
+	}
+	if opts.ReadOnly {
+		flags |= unix.MS_RDONLY
+	}
+	switch opts.Atime {
+	case Noatime:
+		flags |= unix.MS_NOATIME
+	case Strictatime:
+		flags |= unix.MS_STRICTATIME
+	default:
+		flags |= unix.MS_RELATIME
 	}
 	return flags
 }

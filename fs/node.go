@@ -120,6 +120,9 @@ func (n *node) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrO
 		return n.t.errno(err)
 	}
 	fillAttr(&out.Attr, &st)
+	if n.attrsVolatile() {
+		out.SetTimeout(volatileTimeout)
+	}
 	return 0
 }
 
@@ -246,6 +249,7 @@ func (t *tree) makeChild(ctx context.Context, parent *fusefs.Inode, dirfd int, n
 		// now (its package was installed).
 		if ln, ok := old.Operations().(*linkNode); ok && link != nil {
 			ln.link.Store(link)
+			ln.touched.Store(0) // the entry may have changed (touchAtime)
 		}
 		return old, nil
 	}
@@ -284,8 +288,13 @@ func (t *tree) childEntry(ctx context.Context, parent *fusefs.Inode, dirfd int, 
 		return nil, err
 	}
 	fillAttr(&out.Attr, st)
-	if ln, ok := child.Operations().(*linkNode); ok {
-		ln.fixAttr(&out.Attr)
+	switch n := child.Operations().(type) {
+	case *linkNode:
+		n.fixAttr(&out.Attr)
+	case *fileNode:
+		if n.attrsVolatile() {
+			out.SetAttrTimeout(volatileTimeout)
+		}
 	}
 	return child, nil
 }

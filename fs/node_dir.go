@@ -27,7 +27,6 @@ var (
 	_ fusefs.NodeUnlinker    = (*dirNode)(nil)
 	_ fusefs.NodeRmdirer     = (*dirNode)(nil)
 	_ fusefs.NodeRenamer     = (*dirNode)(nil)
-	_ fusefs.NodeStatfser    = (*dirNode)(nil)
 	_ fusefs.NodeFsyncer     = (*dirNode)(nil)
 	_ fusefs.NodeOnForgetter = (*dirNode)(nil)
 )
@@ -68,10 +67,10 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	if err != nil {
 		return nil, d.t.errno(err)
 	}
-	if err := retryEINTR0(func() error { return unix.Mkdirat(dirfd, name, mode) }); err != nil {
+	if err := retryEINTR0(func() error { return unix.Mkdirat(dirfd, name, createMode(dirfd, mode)) }); err != nil {
 		return nil, d.t.errno(err)
 	}
-	return d.finishCreate(ctx, name, 0, out, func() { unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR) })
+	return d.finishCreate(ctx, name, out, func() { unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR) })
 }
 
 func (d *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
@@ -82,10 +81,10 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out 
 	if err != nil {
 		return nil, d.t.errno(err)
 	}
-	if err := retryEINTR0(func() error { return unix.Mknodat(dirfd, name, mode, int(dev)) }); err != nil {
+	if err := retryEINTR0(func() error { return unix.Mknodat(dirfd, name, createMode(dirfd, mode), int(dev)) }); err != nil {
 		return nil, d.t.errno(err)
 	}
-	return d.finishCreate(ctx, name, mode, out, func() { unix.Unlinkat(dirfd, name, 0) })
+	return d.finishCreate(ctx, name, out, func() { unix.Unlinkat(dirfd, name, 0) })
 }
 
 func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
@@ -99,23 +98,30 @@ func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 	if err := retryEINTR0(func() error { return unix.Symlinkat(target, dirfd, name) }); err != nil {
 		return nil, d.t.errno(err)
 	}
-	return d.finishCreate(ctx, name, 0, out, func() { unix.Unlinkat(dirfd, name, 0) })
+	return d.finishCreate(ctx, name, out, func() { unix.Unlinkat(dirfd, name, 0) })
 }
 
 // finishCreate gives a new object its caller as owner and returns its
-// node; on failure undo removes the object again.
-func (d *dirNode) finishCreate(ctx context.Context, name string, mode uint32, out *fuse.EntryOut, undo func()) (*fusefs.Inode, syscall.Errno) {
+// node; on failure undo removes the object again. The chown clears
+// set-ID bits, which are then given back: the mode is the one the
+// backing filesystem made (from the caller's mode, the umask or a
+// default ACL, and a set-group-ID directory).
+func (d *dirNode) finishCreate(ctx context.Context, name string, out *fuse.EntryOut, undo func()) (*fusefs.Inode, syscall.Errno) {
 	dirfd, err := d.dirfd()
 	if err != nil {
 		undo()
 		return nil, d.t.errno(err)
 	}
+	var made unix.Stat_t
 	uid, gid, err := d.owner(ctx)
+	if err == nil {
+		err = statAt(dirfd, name, &made)
+	}
 	if err == nil {
 		err = chownAt(dirfd, name, 0, uid, gid)
 	}
-	if err == nil && mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-		err = chmodAt(dirfd, name, 0, mode&07777) // the chown cleared them
+	if err == nil && made.Mode&unix.S_IFMT != unix.S_IFLNK && made.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+		err = chmodAt(dirfd, name, 0, made.Mode&07777) // the chown may have cleared them
 	}
 	var child *fusefs.Inode
 	if err == nil {
@@ -163,11 +169,11 @@ func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 	if err != nil {
 		return nil, nil, 0, d.t.errno(err)
 	}
-	fd, err := openat(dirfd, name, int(flags)&openFlagsMask|unix.O_CREAT|unix.O_EXCL, mode)
+	fd, err := openat(dirfd, name, int(flags)&openFlagsMask|unix.O_CREAT|unix.O_EXCL, createMode(dirfd, mode))
 	if err != nil {
 		return nil, nil, 0, d.t.errno(err)
 	}
-	child, h, errno := d.finishOpenCreate(ctx, fd, name, flags, mode, out)
+	child, h, errno := d.finishOpenCreate(ctx, fd, name, flags, out)
 	if errno != 0 {
 		unix.Unlinkat(dirfd, name, 0)
 	}
@@ -180,21 +186,26 @@ func (d *dirNode) Tmpfile(ctx context.Context, flags, mode uint32, out *fuse.Ent
 	if err != nil {
 		return nil, nil, 0, d.t.errno(err)
 	}
-	fd, err := openat(dirfd, ".", int(flags)&openFlagsMask|unix.O_TMPFILE, mode)
+	fd, err := openat(dirfd, ".", int(flags)&openFlagsMask|unix.O_TMPFILE, createMode(dirfd, mode))
 	if err != nil {
 		return nil, nil, 0, d.t.errno(err)
 	}
-	child, h, errno := d.finishOpenCreate(ctx, fd, "", flags, mode, out)
+	child, h, errno := d.finishOpenCreate(ctx, fd, "", flags, out)
 	return child, h, d.t.openFlags(), errno
 }
 
-func (d *dirNode) finishOpenCreate(ctx context.Context, fd int, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, syscall.Errno) {
+// finishOpenCreate is finishCreate for a file made open.
+func (d *dirNode) finishOpenCreate(ctx context.Context, fd int, name string, flags uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, syscall.Errno) {
+	var made unix.Stat_t
 	uid, gid, err := d.owner(ctx)
+	if err == nil {
+		err = statAt(fd, "", &made)
+	}
 	if err == nil {
 		err = retryEINTR0(func() error { return unix.Fchown(fd, uid, gid) })
 	}
-	if err == nil && mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-		err = retryEINTR0(func() error { return unix.Fchmod(fd, mode&07777) })
+	if err == nil && made.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+		err = retryEINTR0(func() error { return unix.Fchmod(fd, made.Mode&07777) })
 	}
 	var st unix.Stat_t
 	if err == nil {
@@ -209,7 +220,11 @@ func (d *dirNode) finishOpenCreate(ctx context.Context, fd int, name string, fla
 	child := d.NewInode(ctx, fn, fusefs.StableAttr{Mode: unix.S_IFREG, Ino: st.Ino, Gen: genPlain})
 	// The bridge may have picked an older node of the same identity.
 	owner, _ := child.Operations().(*fileNode)
-	return child, newFileHandle(owner, fd, flags), 0
+	h := newFileHandle(owner, fd, flags)
+	if owner.attrsVolatile() {
+		out.SetAttrTimeout(volatileTimeout)
+	}
+	return child, h, 0
 }
 
 func (d *dirNode) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
@@ -267,22 +282,6 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.Inod
 	return d.t.errno(retryEINTR0(func() error {
 		return unix.Renameat2(olddir, name, newdir, newName, uint(flags))
 	}))
-}
-
-func (d *dirNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	dirfd, err := d.dirfd()
-	if err != nil {
-		return d.t.errno(err)
-	}
-	var s unix.Statfs_t
-	if err := retryEINTR0(func() error { return unix.Fstatfs(dirfd, &s) }); err != nil {
-		return d.t.errno(err)
-	}
-	out.Blocks, out.Bfree, out.Bavail = s.Blocks, s.Bfree, s.Bavail
-	out.Files, out.Ffree = s.Files, s.Ffree
-	out.Bsize, out.Frsize = uint32(s.Bsize), uint32(s.Frsize)
-	out.NameLen = uint32(s.Namelen)
-	return 0
 }
 
 func (d *dirNode) Fsync(ctx context.Context, f fusefs.FileHandle, flags uint32) syscall.Errno {

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
@@ -16,6 +17,8 @@ type fileNode struct {
 
 	mu   sync.Mutex
 	open map[*handle]struct{} // reach the file after it is unlinked (O_TMPFILE, fstat)
+
+	written atomic.Bool // opened for writing with passthrough (volatile.go)
 }
 
 // specialNode is a symlink, FIFO, socket or device node. The kernel opens

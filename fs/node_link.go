@@ -20,6 +20,8 @@ type linkNode struct {
 	link  atomic.Pointer[linkTarget]
 	mu    sync.Mutex // serialises copy-ups of this entry (hard links share the node)
 	stale atomic.Bool
+
+	touched atomic.Int64 // when touchAtime last read the entry, Unix ns
 }
 
 var (
@@ -104,6 +106,7 @@ func (l *linkNode) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.Se
 	if err := l.setattr(f, in); err != nil {
 		return l.t.errno(err)
 	}
+	l.touched.Store(0) // a changed entry: relatime looks again
 	return l.Getattr(ctx, f, out)
 }
 
@@ -128,6 +131,9 @@ func (l *linkNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	fd, err := l.t.tmpl.open(lt.value, unix.O_RDONLY)
 	if err != nil {
 		return nil, 0, l.badLink(&linkTarget{value: lt.value, err: err})
+	}
+	if dirfd, name, err := l.loc(); err == nil {
+		l.touchAtime(dirfd, name)
 	}
 	// The entry's metadata is reached by name: an open costs no
 	// second descriptor (every file a container reads is opened).

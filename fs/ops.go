@@ -65,18 +65,24 @@ func (c *opCounter) snapshot() map[string]int64 {
 
 func (r *rawFS) Lookup(cancel <-chan struct{}, header *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
 	r.ops.add(opLookup)
-	return r.RawFileSystem.Lookup(cancel, header, name, out)
+	st := r.RawFileSystem.Lookup(cancel, header, name, out)
+	noEntryAttrCache(out)
+	return st
 }
 
 func (r *rawFS) GetAttr(cancel <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
 	r.ops.add(opGetAttr)
-	return r.RawFileSystem.GetAttr(cancel, in, out)
+	st := r.RawFileSystem.GetAttr(cancel, in, out)
+	noAttrCache(out)
+	return st
 }
 
 func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
 	r.ops.add(opSetAttr)
 	defer r.changing()()
-	return r.RawFileSystem.SetAttr(cancel, in, out)
+	st := r.RawFileSystem.SetAttr(cancel, in, out)
+	noAttrCache(out)
+	return st
 }
 
 func (r *rawFS) Read(cancel <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
@@ -93,13 +99,17 @@ func (r *rawFS) Write(cancel <-chan struct{}, in *fuse.WriteIn, data []byte) (ui
 func (r *rawFS) Mkdir(cancel <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
 	r.ops.add(opMkdir)
 	defer r.changing()()
-	return r.RawFileSystem.Mkdir(cancel, in, name, out)
+	req := *in
+	req.Mode = withUmask(in.Mode, in.Umask)
+	return r.RawFileSystem.Mkdir(cancel, &req, name, out)
 }
 
 func (r *rawFS) Mknod(cancel <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
 	r.ops.add(opMknod)
 	defer r.changing()()
-	return r.RawFileSystem.Mknod(cancel, in, name, out)
+	req := *in
+	req.Mode = withUmask(in.Mode, in.Umask)
+	return r.RawFileSystem.Mknod(cancel, &req, name, out)
 }
 
 func (r *rawFS) Unlink(cancel <-chan struct{}, header *fuse.InHeader, name string) fuse.Status {
@@ -123,7 +133,9 @@ func (r *rawFS) Rename(cancel <-chan struct{}, in *fuse.RenameIn, oldName string
 func (r *rawFS) Link(cancel <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
 	r.ops.add(opLink)
 	defer r.changing()()
-	return r.RawFileSystem.Link(cancel, in, name, out)
+	st := r.RawFileSystem.Link(cancel, in, name, out)
+	noEntryAttrCache(out)
+	return st
 }
 
 func (r *rawFS) Symlink(cancel <-chan struct{}, header *fuse.InHeader, target string, name string, out *fuse.EntryOut) fuse.Status {
@@ -184,7 +196,11 @@ func (r *rawFS) changing() func() {
 
 func (r *rawFS) Tmpfile(cancel <-chan struct{}, in *fuse.CreateIn, out *fuse.CreateOut) fuse.Status {
 	defer r.changing()()
-	return r.RawFileSystem.Tmpfile(cancel, in, out)
+	req := *in
+	req.Mode = withUmask(in.Mode, in.Umask)
+	st := r.RawFileSystem.Tmpfile(cancel, &req, out)
+	noEntryAttrCache(&out.EntryOut)
+	return st
 }
 
 func (r *rawFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) (uint32, fuse.Status) {

@@ -19,6 +19,11 @@ type Options struct {
 	// default, as on a local filesystem.
 	NoSetuid, NoDevices bool
 
+	// ReadOnly mounts read-only; Atime is how reads move access times
+	// (relatime by default). Both also follow `mount -o remount`.
+	ReadOnly bool
+	Atime    Atime
+
 	// NoPassthrough serves reads and writes from the daemon instead of
 	// FUSE passthrough; for benchmarks and kernels that refuse it.
 	NoPassthrough bool

@@ -206,7 +206,10 @@ func (r *rawFS) Open(cancel <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut)
 func (r *rawFS) Create(cancel <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
 	r.ops.add(opCreate)
 	defer r.changing()()
-	st := r.RawFileSystem.Create(cancel, in, name, out)
+	req := *in
+	req.Mode = withUmask(in.Mode, in.Umask)
+	st := r.RawFileSystem.Create(cancel, &req, name, out)
+	noEntryAttrCache(&out.EntryOut)
 	if st == fuse.OK {
 		r.countOpen(&out.OpenOut)
 	}

@@ -29,6 +29,10 @@ type tree struct {
 	ra          readahead
 	pre         prefetch
 	era         atomic.Uint64 // of the link values it remembers (knownlinks.go)
+
+	privRoot   int          // the private tree's root, on the clone of its mount (atime.go)
+	privCloned bool         // privRoot is on a clone whose atime setting is ours
+	atime      atomic.Int32 // the clone's Atime setting
 }
 
 // Stats counts what a mount did; read it with Server.Stats.

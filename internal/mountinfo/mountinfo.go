@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -14,9 +15,12 @@ import (
 
 // Mount is one line of mountinfo.
 type Mount struct {
-	Point  string // mount point, unescaped
-	FSType string // e.g. "fuse.ezfs"
-	Source string
+	ID           int    // the mount's ID (statx STATX_MNT_ID)
+	Point        string // mount point, unescaped
+	FSType       string // e.g. "fuse.ezfs"
+	Source       string
+	Options      string // of the mount: "rw,nosuid,relatime"
+	SuperOptions string // of the filesystem: "ro,user_id=0"
 }
 
 // EzfsType is the type ezfs mounts show in /proc/mounts.
@@ -55,7 +59,12 @@ func parseLine(line string) (Mount, error) {
 	if sep < 5 || sep+2 >= len(fields) {
 		return Mount{}, fmt.Errorf("mountinfo: malformed line %q", line)
 	}
-	return Mount{Point: unescape(fields[4]), FSType: fields[sep+1], Source: unescape(fields[sep+2])}, nil
+	id, _ := strconv.Atoi(fields[0])
+	m := Mount{ID: id, Point: unescape(fields[4]), Options: fields[5], FSType: fields[sep+1], Source: unescape(fields[sep+2])}
+	if sep+3 < len(fields) {
+		m.SuperOptions = fields[sep+3]
+	}
+	return m, nil
 }
 
 // unescape undoes the octal escapes (\040 for space) of mountinfo.

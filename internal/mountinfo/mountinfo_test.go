@@ -7,7 +7,8 @@ func TestParseLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Point != "/vz/root/1 x" || m.FSType != EzfsType || m.Source != "/vz/private/1" {
+	if m.ID != 36 || m.Point != "/vz/root/1 x" || m.FSType != EzfsType || m.Source != "/vz/private/1" ||
+		m.Options != "rw,nosuid" || m.SuperOptions != "rw,user_id=0" {
 		t.Errorf("got %+v", m)
 	}
 	if _, err := parseLine("garbage"); err == nil {
