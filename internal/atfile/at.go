@@ -71,6 +71,37 @@ func Mkdirat(dirfd int, name string, mode uint32) error {
 	return Retry0(func() error { return unix.Mkdirat(dirfd, name, mode) })
 }
 
+// Mknodat makes the node name (a FIFO, socket, device or empty file)
+// in dirfd.
+func Mknodat(dirfd int, name string, mode uint32, dev int) error {
+	return Retry0(func() error { return unix.Mknodat(dirfd, name, mode, dev) })
+}
+
+// Symlinkat makes the symlink name in dirfd pointing at target, which
+// is stored, not resolved.
+func Symlinkat(target string, dirfd int, name string) error {
+	return Retry0(func() error { return unix.Symlinkat(target, dirfd, name) })
+}
+
+// Readlinkat reads the symlink name in dirfd into buf.
+func Readlinkat(dirfd int, name string, buf []byte) (int, error) {
+	return Retry(func() (int, error) { return unix.Readlinkat(dirfd, name, buf) })
+}
+
+// Linkat makes newname in newdir a hard link to oldname in olddir; a
+// symlink is linked as itself (no AT_SYMLINK_FOLLOW).
+func Linkat(olddir int, oldname string, newdir int, newname string) error {
+	return Retry0(func() error { return unix.Linkat(olddir, oldname, newdir, newname, 0) })
+}
+
+// LinkFD makes newname in newdir a hard link to the open file fd (the
+// file itself, whatever name it has now, or none: O_TMPFILE).
+func LinkFD(fd int, newdir int, newname string) error {
+	return Retry0(func() error {
+		return unix.Linkat(unix.AT_FDCWD, ProcPathAt(fd, ""), newdir, newname, unix.AT_SYMLINK_FOLLOW)
+	})
+}
+
 // Unlinkat removes name from dirfd (AT_REMOVEDIR for a directory); a
 // symlink is removed, never followed.
 func Unlinkat(dirfd int, name string, flags int) error {

@@ -2,6 +2,7 @@ package atfile
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -68,6 +69,36 @@ func TestAtCalls(t *testing.T) {
 			return Fstatat(fd, "", &st)
 		}, nil},
 		{"sync the directory", SyncDir, nil},
+		{"mknod a FIFO", func(fd int) error { return Mknodat(fd, "p", unix.S_IFIFO|0o600, 0) }, nil},
+		{"mknod over a symlink", func(fd int) error { return Mknodat(fd, "l", unix.S_IFIFO|0o600, 0) }, unix.EEXIST},
+		{"symlink and read it", func(fd int) error {
+			if err := Symlinkat("../x", fd, "s"); err != nil {
+				return err
+			}
+			buf := make([]byte, 16)
+			if n, err := Readlinkat(fd, "s", buf); err != nil || string(buf[:n]) != "../x" {
+				return fmt.Errorf("read %q, %v", buf[:n], err)
+			}
+			return nil
+		}, nil},
+		{"link a symlink as itself", func(fd int) error {
+			if err := Linkat(fd, "l", fd, "l2"); err != nil {
+				return err
+			}
+			var st unix.Stat_t
+			if err := Fstatat(fd, "l2", &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+				return fmt.Errorf("l2 is not the symlink: %v", err)
+			}
+			return nil
+		}, nil},
+		{"link an O_TMPFILE file", func(fd int) error {
+			f, err := Openat(fd, "d", unix.O_WRONLY|unix.O_TMPFILE, 0o600)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(f)
+			return LinkFD(f, fd, "f2")
+		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, fd := dirWithLink(t)
