@@ -56,6 +56,17 @@ func OpenBeneath(dirfd int, p string, flags int) (int, error) {
 	return Retry(func() (int, error) { return unix.Openat2(dirfd, p, &how) })
 }
 
+// StatBeneath stats the relative path p below dirfd as OpenBeneath
+// resolves it; a symlink as the last element is stat'ed itself.
+func StatBeneath(dirfd int, p string, st *unix.Stat_t) error {
+	fd, err := OpenBeneath(dirfd, p, unix.O_PATH)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return Fstatat(fd, "", st)
+}
+
 // OpenDirPath opens the directory at the trusted path dir as an O_PATH
 // fd: the starting point of the *at calls (a tree's own path comes from
 // configuration, not from the tree).

@@ -50,6 +50,16 @@ func TestAtCalls(t *testing.T) {
 		{"beneath: a path", func(fd int) error { return closed(OpenBeneath(fd, "d/../f", unix.O_RDONLY)) }, nil},
 		{"beneath: up and out", func(fd int) error { return closed(OpenBeneath(fd, "../d/f", unix.O_RDONLY)) }, unix.EXDEV},
 		{"beneath: through a symlink", func(fd int) error { return closed(OpenBeneath(fd, "l/x", unix.O_RDONLY)) }, unix.ELOOP},
+		{"stat beneath", func(fd int) error {
+			var st unix.Stat_t
+			if err := StatBeneath(fd, "d/../f", &st); err != nil || st.Size != 1 {
+				return fmt.Errorf("size %d, %v", st.Size, err)
+			}
+			if err := StatBeneath(fd, "l", &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+				return fmt.Errorf("followed the symlink: %v", err)
+			}
+			return StatBeneath(fd, "l/x", &st)
+		}, unix.ELOOP},
 		{"beneath: absolute", func(fd int) error { return closed(OpenBeneath(fd, "/etc/passwd", unix.O_RDONLY)) }, unix.EXDEV},
 		{"mkdir", func(fd int) error { return Mkdirat(fd, "nd", 0o755) }, nil},
 		{"mkdir over a symlink", func(fd int) error { return Mkdirat(fd, "l", 0o755) }, unix.EEXIST},
