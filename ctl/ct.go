@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	ezfs "github.com/ezfs/ezfs/fs"
 	"github.com/ezfs/ezfs/internal/atfile"
+	"github.com/ezfs/ezfs/internal/linkattr"
 	"github.com/ezfs/ezfs/internal/mountinfo"
-	"github.com/ezfs/ezfs/internal/xattrat"
 	"github.com/ezfs/ezfs/mountd"
 	"github.com/ezfs/ezfs/tmpl"
 	"github.com/urfave/cli/v2"
@@ -291,32 +289,37 @@ func human(n int64) string {
 // is still the regular file just listed (a container's FIFO swapped in
 // would block the listing).
 func usage(a *tmpl.Area, private string, sizes map[string]int64) (priv, shared int64) {
-	buf := make([]byte, 4096)
 	r, err := atfile.OpenRoot(private)
 	if err != nil {
 		return 0, 0
 	}
 	defer r.Close()
+	tfd, err := atfile.OpenDirPath(a.Root)
+	if err != nil {
+		return 0, 0
+	}
+	defer unix.Close(tfd)
 	atfile.Walk(r.FD(), func(dirfd int, name, _ string, st *unix.Stat_t) error {
 		priv += st.Blocks * 512
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			return nil
 		}
-		n, err := xattrat.Get(dirfd, name, ezfs.LinkAttr, buf)
-		if err != nil {
+		v, ok, err := linkattr.GetAt(dirfd, name)
+		if err != nil || !ok {
 			if st.Blocks > 0 {
 				priv -= min(st.Blocks*512, sharedBytesOf(dirfd, name, st))
 			}
 			return nil
 		}
-		v := string(buf[:n])
-		if ezfs.CheckLinkValue(v) != nil {
+		if linkattr.Check(v) != nil {
 			return nil // a malformed link reads as an I/O error: it stands for nothing
 		}
 		sz, ok := sizes[v]
 		if !ok {
-			if ti, err := os.Stat(filepath.Join(a.Root, v)); err == nil {
-				sz = ti.Size()
+			// As the mount reads it: below the area, no symlink followed.
+			var ts unix.Stat_t
+			if atfile.StatBeneath(tfd, v, &ts) == nil && ts.Mode&unix.S_IFMT == unix.S_IFREG {
+				sz = ts.Size
 			}
 			sizes[v] = sz
 		}

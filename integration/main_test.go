@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Everything the tests make goes below dir, so that the check for
+	// mounts left behind sees this run's only, not those of another
+	// run on the same machine. Non-root tests need to pass through it.
+	os.Chmod(dir, 0o755)
+	os.Setenv("TMPDIR", dir)
 	ezctl = filepath.Join(dir, "ezctl")
 	build := exec.Command("go", "build", "-o", ezctl, "../ctl/ezctl")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -41,11 +47,12 @@ func TestMain(m *testing.M) {
 	os.Setenv("EZFS_MOUNTD_SOCKET", socket)
 	code := m.Run()
 	stopMountd(socket)
-	os.RemoveAll(dir)
-	if left := leftoverMounts(); len(left) > 0 {
+	if left := leftoverMounts(dir); len(left) > 0 {
+		// Removing dir now would delete through the mounts.
 		fmt.Fprintf(os.Stderr, "ezfs mounts left behind: %v\n", left)
-		code = 1
+		os.Exit(1)
 	}
+	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -69,11 +76,11 @@ func stopMountd(socket string) {
 	}
 }
 
-func leftoverMounts() []string {
+func leftoverMounts(dir string) []string {
 	all, _ := mountinfo.All()
 	var out []string
 	for _, m := range all {
-		if m.FSType == mountinfo.EzfsType && bytes.Contains([]byte(m.Point), []byte("/ezfs-it-")) {
+		if m.FSType == mountinfo.EzfsType && strings.HasPrefix(m.Point, dir+"/") {
 			out = append(out, m.Point)
 		}
 	}
