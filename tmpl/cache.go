@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,7 +28,7 @@ type CacheOptions struct {
 // CacheResult describes a cache written.
 type CacheResult struct {
 	Path     string
-	Packages []*Installed
+	Packages []*repo.Installed
 	Files    int   // link entries
 	Bytes    int64 // of the tarball
 	New      []string
@@ -170,7 +171,7 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 		return nil, err
 	}
 	if hasDB {
-		if err = db.Register(filepath.Join(priv, "root"), a, installed, true); err != nil {
+		if err = db.Register(filepath.Join(priv, "root"), a.Root, installed, true); err != nil {
 			return nil, err
 		}
 		rep.Step("configuring %d packages inside the staging container", len(installed))
@@ -198,7 +199,7 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 
 // layout builds the container tree of the packages and returns how many
 // link entries it made.
-func (a *Area) layout(root string, pkgs []*Installed, rep Reporter, db packageDB) (int, error) {
+func (a *Area) layout(root string, pkgs []*repo.Installed, rep Reporter, db packageDB) (int, error) {
 	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, err

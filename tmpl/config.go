@@ -10,6 +10,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/ezfs/ezfs/tmpl/internal/listfile"
+	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
 // Template is one parsed template config directory.
@@ -71,9 +74,9 @@ func LoadTemplate(dir string, id ID) (*Template, error) {
 		case "packages":
 			t.Packages, err = packageList(data)
 		case "repositories":
-			t.Repositories, err = listLines(data)
+			t.Repositories, err = listfile.Lines(data)
 		case "mirrorlist":
-			t.Mirrorlist, err = listLines(data)
+			t.Mirrorlist, err = listfile.Lines(data)
 		case "package_manager":
 			t.PackageManager, err = oneWord(data)
 		case "distribution":
@@ -83,7 +86,7 @@ func LoadTemplate(dir string, id ID) (*Template, error) {
 		case "release":
 			t.Release, err = oneWord(data)
 		case "summary":
-			t.Summary = strings.TrimSpace(string(stripComments(data)))
+			t.Summary = strings.TrimSpace(string(listfile.StripComments(data)))
 		case "description":
 			t.Description = strings.TrimSpace(string(data))
 		case "environment":
@@ -141,30 +144,18 @@ func (t *Template) check(has map[string]bool) error {
 	return nil
 }
 
-// listLines returns the non-empty, non-comment lines of a list file.
-func listLines(data []byte) ([]string, error) {
-	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(stripComments(data)))
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out, sc.Err()
-}
-
 // packageList reads a packages file as vzpkg does: names separated by
 // blanks, several on a line; a version restriction in parentheses and
 // "|" alternatives stay with their name ("nginx (>= 1.22) | apache2").
 // Every name is checked; an error names the line.
 func packageList(data []byte) ([]string, error) {
 	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(stripComments(data)))
+	sc := bufio.NewScanner(bytes.NewReader(listfile.StripComments(data)))
 	for n := 1; sc.Scan(); n++ {
 		items, err := splitPackageLine(sc.Text())
 		if err == nil {
 			for _, it := range items {
-				if _, err = ParseRelations(it); err != nil {
+				if _, err = repo.ParseRelations(it); err != nil {
 					break
 				}
 			}
@@ -235,7 +226,7 @@ func splitPackageLine(line string) ([]string, error) {
 }
 
 func oneWord(data []byte) (string, error) {
-	lines, err := listLines(data)
+	lines, err := listfile.Lines(data)
 	if err != nil {
 		return "", err
 	}
@@ -243,20 +234,4 @@ func oneWord(data []byte) (string, error) {
 		return "", fmt.Errorf("want one word, got %q", strings.Join(lines, "\\n"))
 	}
 	return lines[0], nil
-}
-
-// stripComments drops "#" comments to the end of each line.
-func stripComments(data []byte) []byte {
-	out := make([]byte, 0, len(data))
-	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-		if i := bytes.IndexByte(line, '#'); i >= 0 {
-			out = append(out, line[:i]...)
-			if bytes.HasSuffix(line, []byte("\n")) {
-				out = append(out, '\n')
-			}
-			continue
-		}
-		out = append(out, line...)
-	}
-	return out
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"slices"
+
+	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
 // Install adds application templates to the container: their packages
@@ -45,19 +47,19 @@ func (ct *CT) Install(ctx context.Context, names []string, opts CTOptions) (rep 
 	owner := map[string]string{}
 	r := seeded(ps.ix, ps.inst, nil)
 	for _, t := range adding {
-		before := len(r.order)
+		before := len(r.Chosen())
 		for _, w := range t.Packages {
-			clauses, err := ParseRelations(w)
+			clauses, err := repo.ParseRelations(w)
 			if err != nil {
 				return nil, fmt.Errorf("template %s: %w", t.Name(), err)
 			}
 			for _, c := range clauses {
-				if err := r.satisfy(c, ""); err != nil {
+				if err := r.Satisfy(c, ""); err != nil {
 					return nil, fmt.Errorf("template %s: %w", t.Name(), err)
 				}
 			}
 		}
-		for _, p := range r.order[before:] {
+		for _, p := range r.Chosen()[before:] {
 			owner[p.Name] = t.Name()
 		}
 	}
@@ -65,7 +67,7 @@ func (ct *CT) Install(ctx context.Context, names []string, opts CTOptions) (rep 
 	if err := ct.runScripts(ctx, adding, "pre-install", j.env, opts); err != nil {
 		return nil, err
 	}
-	installed, created, err := j.ensurePackages(ctx, ps.m, r.order)
+	installed, created, err := j.ensurePackages(ctx, ps.m, r.Chosen())
 	if err != nil {
 		return nil, err
 	}

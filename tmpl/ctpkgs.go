@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+
+	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
 // pkgState is what an operation on a container's packages starts from:
@@ -13,8 +15,8 @@ type pkgState struct {
 	job   *job
 	m     Manager
 	lines []PkgLine
-	inst  map[string]*Installed // by package name
-	ix    *Index
+	inst  map[string]*repo.Installed // by package name
+	ix    *repo.Index
 }
 
 // loadPkgState reads the container's packages and the index of st's
@@ -37,14 +39,14 @@ func (ct *CT) loadPkgState(ctx context.Context, st *Stack, opts CTOptions) (*pkg
 }
 
 // installedPackages loads the container's packages from the area.
-func (ct *CT) installedPackages(archDir string) ([]PkgLine, map[string]*Installed, error) {
+func (ct *CT) installedPackages(archDir string) ([]PkgLine, map[string]*repo.Installed, error) {
 	lines, err := loadVZPackages(ct.Private)
 	if err != nil {
 		return nil, nil, fmt.Errorf("container %s: %w", ct.ID, err)
 	}
-	inst := map[string]*Installed{}
+	inst := map[string]*repo.Installed{}
 	for _, l := range lines {
-		ip, err := LoadInstalled(filepath.Join(archDir, l.Key()))
+		ip, err := repo.LoadInstalled(filepath.Join(archDir, l.Key()))
 		if err != nil {
 			return nil, nil, fmt.Errorf("container %s: package %s %s is not in the template area (%v); run ezctl fsck %s", ct.ID, l.Name, l.Version, err, ct.ID)
 		}
@@ -55,24 +57,21 @@ func (ct *CT) installedPackages(archDir string) ([]PkgLine, map[string]*Installe
 
 // seeded returns a resolver that treats the container's packages as
 // chosen already.
-func seeded(ix *Index, inst map[string]*Installed, skip func(string) bool) *resolver {
-	r := &resolver{ix: ix, selected: map[string]*Package{}}
+func seeded(ix *repo.Index, inst map[string]*repo.Installed, skip func(string) bool) *repo.Resolver {
+	r := ix.NewResolver()
 	for name, ip := range inst {
 		if skip != nil && skip(name) {
 			continue
 		}
-		if p, err := PackageFromStanza(ip.Control); err == nil {
-			r.selected[name] = p
-			for _, pr := range p.Provides {
-				ix.providers[pr.Name] = append(ix.providers[pr.Name], p)
-			}
+		if p, err := repo.PackageFromStanza(ip.Control); err == nil {
+			r.Select(p)
 		}
 	}
 	return r
 }
 
 // planAdd lists the entries packages bring into a container.
-func planAdd(area *Area, pkgs []*Installed) []planEntry {
+func planAdd(area *Area, pkgs []*repo.Installed) []planEntry {
 	var out []planEntry
 	for _, p := range pkgs {
 		for _, e := range p.Entries {
@@ -88,7 +87,7 @@ func planAdd(area *Area, pkgs []*Installed) []planEntry {
 
 // configure registers packages in the container's package database and
 // configures them inside it, for package managers that have one.
-func (ct *CT) configure(ctx context.Context, m Manager, add []*Installed, drop []string, env []string, opts CTOptions) error {
+func (ct *CT) configure(ctx context.Context, m Manager, add []*repo.Installed, drop []string, env []string, opts CTOptions) error {
 	db, ok := m.(packageDB)
 	if !ok || len(add) == 0 && len(drop) == 0 {
 		return nil
@@ -105,7 +104,7 @@ func (ct *CT) configure(ctx context.Context, m Manager, add []*Installed, drop [
 		if len(add) == 0 {
 			return nil
 		}
-		if err := db.Register(root, ct.Area, add, false); err != nil {
+		if err := db.Register(root, ct.Area.Root, add, false); err != nil {
 			return err
 		}
 		return db.Configure(ctx, root, add, env)

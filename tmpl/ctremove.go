@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
 // Remove takes application templates out of the container: the link
@@ -88,12 +90,12 @@ func (ct *CT) Remove(ctx context.Context, names []string, opts CTOptions) (*Repo
 
 // neededBy returns the template of a package that stays and depends on
 // name, or "".
-func neededBy(name string, lines []PkgLine, inst map[string]*Installed, gone []string) string {
+func neededBy(name string, lines []PkgLine, inst map[string]*repo.Installed, gone []string) string {
 	for _, l := range lines {
 		if slices.Contains(gone, l.Template) || l.Name == name {
 			continue
 		}
-		p, err := PackageFromStanza(inst[l.Name].Control)
+		p, err := repo.PackageFromStanza(inst[l.Name].Control)
 		if err != nil {
 			continue
 		}

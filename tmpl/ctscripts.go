@@ -8,6 +8,7 @@ import (
 	"os/exec"
 
 	"github.com/ezfs/ezfs/internal/atfile"
+	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
 // runScripts runs a script of each template inside the container.
@@ -58,7 +59,7 @@ func runInContainer(ctx context.Context, root, ctid string, t *Template, script 
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return &ScriptError{Template: t.FullName(), Script: script, Err: err, Output: out.String()}
+		return &repo.ScriptError{Template: t.FullName(), Script: script, Err: err, Output: out.String()}
 	}
 	return nil
 }

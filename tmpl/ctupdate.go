@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
 // Update is one package moving to a newer version.
@@ -19,7 +20,7 @@ type Update struct {
 type updatePlan struct {
 	*pkgState
 	ups  []Update
-	pkgs []*Package // to install: the new versions and what they need
+	pkgs []*repo.Package // to install: the new versions and what they need
 }
 
 // planUpdates finds the newer versions of the container's packages (of
@@ -40,7 +41,7 @@ func (ct *CT) planUpdates(ctx context.Context, st *Stack, only []string, opts CT
 		if len(only) > 0 && !slices.Contains(only, l.Template) {
 			continue
 		}
-		if p := ps.ix.Newest(Relation{Name: l.Name}); p != nil && CompareVersions(p.Version, l.Version) > 0 {
+		if p := ps.ix.Newest(repo.Relation{Name: l.Name}); p != nil && repo.CompareVersions(p.Version, l.Version) > 0 {
 			plan.ups = append(plan.ups, Update{Name: l.Name, From: l.Version, To: p.Version, Template: l.Template})
 			updating[l.Name] = true
 		}
@@ -50,11 +51,11 @@ func (ct *CT) planUpdates(ctx context.Context, st *Stack, only []string, opts CT
 	}
 	r := seeded(ps.ix, ps.inst, func(n string) bool { return updating[n] })
 	for _, u := range plan.ups {
-		if err := r.satisfy(Clause{{Name: u.Name, Op: "=", Version: u.To}}, ""); err != nil {
+		if err := r.Satisfy(repo.Clause{{Name: u.Name, Op: "=", Version: u.To}}, ""); err != nil {
 			return nil, err
 		}
 	}
-	plan.pkgs = r.order
+	plan.pkgs = r.Chosen()
 	return plan, nil
 }
 
@@ -116,7 +117,7 @@ func (ct *CT) Update(ctx context.Context, only []string, opts CTOptions) ([]Upda
 		replaced[ip.Name] = true
 		old := plan.inst[ip.Name]
 		if old == nil {
-			jr.Add = append(jr.Add, planAdd(ct.Area, []*Installed{ip})...)
+			jr.Add = append(jr.Add, planAdd(ct.Area, []*repo.Installed{ip})...)
 		} else {
 			jr.diff(ct.Area, old, ip)
 		}
@@ -154,7 +155,7 @@ func (ct *CT) Update(ctx context.Context, only []string, opts CTOptions) ([]Upda
 
 // diff plans moving a container from one installed version of a package
 // to another.
-func (jr *journal) diff(area *Area, old, nw *Installed) {
+func (jr *journal) diff(area *Area, old, nw *repo.Installed) {
 	oldBy := map[string]*archive.Entry{}
 	for i := range old.Entries {
 		oldBy[old.Entries[i].Path] = &old.Entries[i]

@@ -11,6 +11,7 @@ import (
 	ezfs "github.com/ezfs/ezfs/fs"
 	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/internal/xattrat"
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
 
@@ -85,7 +86,7 @@ func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
 	}
 	archDir := st.Base.ArchDir()
 	for _, l := range lines {
-		if _, err := os.Stat(filepath.Join(a.Root, archDir, l.Key(), manifestFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(a.Root, archDir, l.Key(), repo.ManifestFile)); err != nil {
 			add(filepath.Join(archDir, l.Key()), fmt.Sprintf("package %s %s is listed but not in the template area", l.Name, l.Version),
 				"none: reinstall it with ezctl update "+id, false)
 		}

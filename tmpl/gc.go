@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -50,7 +51,7 @@ func (a *Area) gcPackages(cfg *Config, base ID) ([]string, error) {
 		if !e.IsDir() || n == "config" || n == "pm" || strings.HasPrefix(n, ".") || needed[n] {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(archDir, n, manifestFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(archDir, n, repo.ManifestFile)); err != nil {
 			continue // not a package directory
 		}
 		gone := tempName(filepath.Join(archDir, n), "old")

@@ -12,57 +12,9 @@ import (
 
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"github.com/ezfs/ezfs/tmpl/deb822"
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
-
-// Installed is a package in the area: its files at their container paths
-// under Dir, and its manifest and control stanza under Dir/.ezfs.
-type Installed struct {
-	Name, Version, Arch string
-	Key                 string // directory name
-	Dir                 string // absolute
-	Entries             []archive.Entry
-	Control             deb822.Stanza
-}
-
-// RelDir is the package directory relative to the template area.
-func (p *Installed) RelDir(area *Area) string {
-	rel, _ := filepath.Rel(area.Root, p.Dir)
-	return rel
-}
-
-const (
-	metaDir      = ".ezfs"
-	manifestFile = ".ezfs/manifest"
-	controlFile  = ".ezfs/control"
-)
-
-// LoadInstalled reads an installed package directory.
-func LoadInstalled(dir string) (*Installed, error) {
-	mf, err := os.Open(filepath.Join(dir, manifestFile))
-	if err != nil {
-		return nil, fmt.Errorf("package %s: %w", filepath.Base(dir), err)
-	}
-	defer mf.Close()
-	entries, err := archive.ReadManifest(mf, filepath.Join(dir, manifestFile))
-	if err != nil {
-		return nil, err
-	}
-	cdata, err := os.ReadFile(filepath.Join(dir, controlFile))
-	if err != nil {
-		return nil, err
-	}
-	st, err := deb822.Parse(bytes.NewReader(cdata), filepath.Join(dir, controlFile))
-	if err != nil || len(st) != 1 {
-		return nil, fmt.Errorf("package %s: bad control file (%v)", filepath.Base(dir), err)
-	}
-	c := st[0]
-	if err := checkKey(c.Get("Package"), c.Get("Version"), c.Get("Architecture")); err != nil {
-		return nil, fmt.Errorf("package %s: %s: %w", filepath.Base(dir), controlFile, err)
-	}
-	return &Installed{Name: c.Get("Package"), Version: c.Get("Version"), Arch: c.Get("Architecture"),
-		Key: filepath.Base(dir), Dir: dir, Entries: entries, Control: c}, nil
-}
 
 // downloadWorkers is how many packages download at once.
 const downloadWorkers = 4
@@ -71,13 +23,13 @@ const downloadWorkers = 4
 // downloading and unpacking those that are not. It returns the installed
 // packages, in the given order, and the directories it created (for a
 // caller to remove if its larger operation fails).
-func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*Package) ([]*Installed, []string, error) {
-	var missing []*Package
+func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*repo.Package) ([]*repo.Installed, []string, error) {
+	var missing []*repo.Package
 	for _, p := range pkgs {
-		if err := checkElement(p.Key()); err != nil {
+		if err := repo.CheckElement(p.Key()); err != nil {
 			return nil, nil, fmt.Errorf("package %s: %w", p, err)
 		}
-		if _, err := os.Stat(filepath.Join(j.archDir, p.Key(), manifestFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(j.archDir, p.Key(), repo.ManifestFile)); err != nil {
 			missing = append(missing, p)
 		}
 	}
@@ -132,9 +84,9 @@ func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*Package) ([
 	if len(created) > 0 {
 		syncDir(j.archDir)
 	}
-	out := make([]*Installed, 0, len(pkgs))
+	out := make([]*repo.Installed, 0, len(pkgs))
 	for _, p := range pkgs {
-		ip, err := LoadInstalled(filepath.Join(j.archDir, p.Key()))
+		ip, err := repo.LoadInstalled(filepath.Join(j.archDir, p.Key()))
 		if err != nil {
 			return nil, created, err
 		}
@@ -143,13 +95,13 @@ func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*Package) ([
 	return out, created, nil
 }
 
-func (j *job) downloadPath(p *Package) string {
+func (j *job) downloadPath(p *repo.Package) string {
 	return filepath.Join(j.pmDir, "downloads", path.Base(p.Filename))
 }
 
 // download fetches packages into pm/downloads, several at once, each
 // checked against the index before it is kept.
-func (j *job) download(ctx context.Context, pkgs []*Package) error {
+func (j *job) download(ctx context.Context, pkgs []*repo.Package) error {
 	var total int64
 	for _, p := range pkgs {
 		if p.Filename == "" || p.SHA256 == "" {
@@ -166,13 +118,13 @@ func (j *job) download(ctx context.Context, pkgs []*Package) error {
 		mu       sync.Mutex
 		firstErr error
 	)
-	next := make(chan *Package)
+	next := make(chan *repo.Package)
 	for range downloadWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for p := range next {
-				err := j.fetch.download(ctx, p.Source, p.Filename, j.downloadPath(p), p.Size, p.SHA256, bar.Add)
+				err := j.fetch.Download(ctx, p.Source, p.Filename, j.downloadPath(p), p.Size, p.SHA256, bar.Add)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -198,12 +150,12 @@ func (j *job) download(ctx context.Context, pkgs []*Package) error {
 // unpack unpacks one downloaded package beside its place, checks it and
 // gives it its manifest; it returns the directory, which the caller
 // renames into place.
-func (j *job) unpack(m Manager, p *Package) (string, error) {
+func (j *job) unpack(m Manager, p *repo.Package) (string, error) {
 	// The key is one path element (names, versions and architectures
 	// are checked where they are read); checked again here, as it is
 	// what keeps the package below the area.
 	key := p.Key()
-	if err := checkElement(key); err != nil {
+	if err := repo.CheckElement(key); err != nil {
 		return "", fmt.Errorf("package %s: %w", p, err)
 	}
 	archfd, err := unix.Open(j.archDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -246,13 +198,13 @@ func (j *job) unpack(m Manager, p *Package) (string, error) {
 	}
 	// .ezfs is never written by the archive (its members there are
 	// skipped); the records are made new, beneath the package's fd.
-	if err := unix.Mkdirat(fd, metaDir, 0o755); err != nil && err != unix.EEXIST {
-		return "", &os.PathError{Op: "mkdir", Path: filepath.Join(tmp, metaDir), Err: err}
+	if err := unix.Mkdirat(fd, repo.MetaDir, 0o755); err != nil && err != unix.EEXIST {
+		return "", &os.PathError{Op: "mkdir", Path: filepath.Join(tmp, repo.MetaDir), Err: err}
 	}
 	for _, rec := range []struct {
 		name string
 		data []byte
-	}{{controlFile, cbuf.Bytes()}, {manifestFile, mbuf.Bytes()}} {
+	}{{repo.ControlFile, cbuf.Bytes()}, {repo.ManifestFile, mbuf.Bytes()}} {
 		// The caller syncs the filesystem before renaming tmp into place.
 		if err := createAt(fd, rec.name, rec.data, 0o644); err != nil {
 			return "", &os.PathError{Op: "write", Path: filepath.Join(tmp, rec.name), Err: err}

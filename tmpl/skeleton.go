@@ -7,6 +7,7 @@ import (
 
 	"github.com/ezfs/ezfs/fs"
 	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,13 +29,13 @@ func NewSkeleton(rootfd int, area *Area) *Skeleton {
 }
 
 // LinkValue is the link attribute value for a package file.
-func LinkValue(area *Area, p *Installed, e *archive.Entry) string {
-	return path.Join(p.RelDir(area), e.Path)
+func LinkValue(area *Area, p *repo.Installed, e *archive.Entry) string {
+	return path.Join(p.RelDir(area.Root), e.Path)
 }
 
 // Add lays out one package. Where two packages have the same file, the
 // later one wins and a warning says so.
-func (s *Skeleton) Add(p *Installed) error {
+func (s *Skeleton) Add(p *repo.Installed) error {
 	for i := range p.Entries {
 		e := &p.Entries[i]
 		if err := s.add(p, e); err != nil {
@@ -79,7 +80,7 @@ func parentInRoot(root int, p string, create bool) (int, string, error) {
 	return fd, name, nil
 }
 
-func (s *Skeleton) add(p *Installed, e *archive.Entry) error {
+func (s *Skeleton) add(p *repo.Installed, e *archive.Entry) error {
 	dirfd, name, err := s.parent(e.Path)
 	if err != nil {
 		return err

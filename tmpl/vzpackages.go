@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +38,7 @@ func ReadVZPackages(r io.Reader, name string) ([]PkgLine, error) {
 		if len(f) != 4 {
 			return nil, fmt.Errorf("%s:%d: want \"name version arch template\", got %q", name, n, line)
 		}
-		if err := checkKey(f[0], f[1], f[2]); err != nil {
+		if err := repo.CheckKey(f[0], f[1], f[2]); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 		}
 		out = append(out, PkgLine{f[0], f[1], f[2], f[3]})

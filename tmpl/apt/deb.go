@@ -1,4 +1,4 @@
-package tmpl
+package apt
 
 import (
 	"archive/tar"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"github.com/ezfs/ezfs/tmpl/deb822"
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -125,7 +126,7 @@ func unpackDeb(file string, dstfd int, dst string) (deb822.Stanza, []archive.Ent
 			defer done()
 			sawData = true
 			entries, err = archive.Extract(r, dstfd, archive.Policy{Links: true, Devices: true, FIFOs: true, Owners: true,
-				MaxBytes: archive.MaxPackageBytes, MaxFiles: archive.MaxPackageFiles, Skip: isControl})
+				MaxBytes: archive.MaxPackageBytes, MaxFiles: archive.MaxPackageFiles, Skip: repo.IsMeta})
 			return err
 		}
 		return nil
@@ -142,7 +143,7 @@ func unpackDeb(file string, dstfd int, dst string) (deb822.Stanza, []archive.Ent
 // readDebControl keeps the control files of a .deb in dst/.ezfs/deb/ and
 // returns its control stanza.
 func readDebControl(r io.Reader, dst string) (deb822.Stanza, error) {
-	dir := path.Join(dst, metaDir, "deb")
+	dir := path.Join(dst, repo.MetaDir, "deb")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

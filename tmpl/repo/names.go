@@ -1,4 +1,4 @@
-package tmpl
+package repo
 
 import (
 	"fmt"
@@ -50,8 +50,8 @@ func checkArch(arch string) error {
 	return nil
 }
 
-// checkKey checks the three parts of a package's directory name.
-func checkKey(name, version, arch string) error {
+// CheckKey checks the three parts of a package's directory name.
+func CheckKey(name, version, arch string) error {
 	if err := checkPackageName(name); err != nil {
 		return err
 	}
@@ -80,9 +80,9 @@ func checkFilename(f string) error {
 	return nil
 }
 
-// checkElement refuses a package directory name that is not one plain
+// CheckElement refuses a package directory name that is not one plain
 // path element.
-func checkElement(key string) error {
+func CheckElement(key string) error {
 	if key == "" || key == "." || key == ".." || strings.HasPrefix(key, ".") || strings.ContainsAny(key, "/\x00") {
 		return fmt.Errorf("%q is not a package directory name", key)
 	}

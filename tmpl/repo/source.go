@@ -1,4 +1,4 @@
-package tmpl
+package repo
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/ezfs/ezfs/tmpl/internal/listfile"
 )
 
 // Source is one repository a template names.
@@ -47,8 +49,8 @@ func (s *Source) url(rel string) string {
 	return strings.TrimSuffix(s.URI, "/") + "/" + strings.TrimPrefix(path.Clean("/"+rel), "/")
 }
 
-// checkURI accepts the repository forms DESIGN.md names.
-func checkURI(uri string) error {
+// CheckURI accepts the repository forms DESIGN.md names.
+func CheckURI(uri string) error {
 	switch {
 	case strings.HasPrefix(uri, "/"), strings.HasPrefix(uri, "file://"):
 		return nil
@@ -61,15 +63,16 @@ func checkURI(uri string) error {
 	return fmt.Errorf("repository %q: want an absolute path, file://, http:// or https:// URL", uri)
 }
 
-// fetcher opens repository files, local or over HTTP.
-type fetcher struct {
+// Fetcher opens repository files, local or over HTTP.
+type Fetcher struct {
 	client *http.Client
 }
 
-var defaultFetcher = &fetcher{client: &http.Client{}}
+// DefaultFetcher is the one every package manager run uses.
+var DefaultFetcher = &Fetcher{client: &http.Client{}}
 
-// open returns a repository file and its size (-1 if unknown).
-func (f *fetcher) open(ctx context.Context, s *Source, rel string) (io.ReadCloser, int64, error) {
+// Open returns a repository file and its size (-1 if unknown).
+func (f *Fetcher) Open(ctx context.Context, s *Source, rel string) (io.ReadCloser, int64, error) {
 	if p := s.local(rel); p != "" {
 		file, err := os.Open(p)
 		if err != nil {
@@ -85,7 +88,7 @@ func (f *fetcher) open(ctx context.Context, s *Source, rel string) (io.ReadClose
 	return f.get(ctx, s.url(rel))
 }
 
-func (f *fetcher) get(ctx context.Context, u string) (io.ReadCloser, int64, error) {
+func (f *Fetcher) get(ctx context.Context, u string) (io.ReadCloser, int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, 0, err
@@ -104,11 +107,11 @@ func (f *fetcher) get(ctx context.Context, u string) (io.ReadCloser, int64, erro
 	return resp.Body, resp.ContentLength, nil
 }
 
-// download copies a repository file to dst, checking size and SHA-256
+// Download copies a repository file to dst, checking size and SHA-256
 // when given, through a temporary name so that dst is always whole and
 // verified. An existing dst that verifies is reused.
-func (f *fetcher) download(ctx context.Context, s *Source, rel, dst string, size int64, sum string, progress func(int64)) error {
-	if sum != "" && verifyFile(dst, size, sum) == nil {
+func (f *Fetcher) Download(ctx context.Context, s *Source, rel, dst string, size int64, sum string, progress func(int64)) error {
+	if sum != "" && VerifyFile(dst, size, sum) == nil {
 		if progress != nil {
 			progress(size)
 		}
@@ -117,7 +120,7 @@ func (f *fetcher) download(ctx context.Context, s *Source, rel, dst string, size
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	r, _, err := f.open(ctx, s, rel)
+	r, _, err := f.Open(ctx, s, rel)
 	if err != nil {
 		return fmt.Errorf("download %s: %w", rel, err)
 	}
@@ -165,8 +168,8 @@ func (p progressWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// verifyFile checks a file's size and SHA-256.
-func verifyFile(p string, size int64, sum string) error {
+// VerifyFile checks a file's size and SHA-256.
+func VerifyFile(p string, size int64, sum string) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return err
@@ -186,9 +189,9 @@ func verifyFile(p string, size int64, sum string) error {
 	return nil
 }
 
-// fetchMirrorlist reads a mirrorlist URL (or path): one repository line
+// FetchMirrorlist reads a mirrorlist URL (or path): one repository line
 // per line, "#" comments.
-func (f *fetcher) fetchMirrorlist(ctx context.Context, u string) ([]string, error) {
+func (f *Fetcher) FetchMirrorlist(ctx context.Context, u string) ([]string, error) {
 	var r io.ReadCloser
 	var err error
 	if strings.HasPrefix(u, "/") || strings.HasPrefix(u, "file://") {
@@ -204,5 +207,35 @@ func (f *fetcher) fetchMirrorlist(ctx context.Context, u string) ([]string, erro
 	if err != nil {
 		return nil, fmt.Errorf("mirrorlist %s: %w", u, err)
 	}
-	return listLines(data)
+	return listfile.Lines(data)
+}
+
+// Flat reports whether the source is a flat apt repository (its suite
+// ends in "/": no dists/, no components).
+func (s *Source) Flat() bool { return strings.HasSuffix(s.Suite, "/") }
+
+// Trusted reports [trusted=yes]: no signature is asked for.
+func (s *Source) Trusted() bool { return s.Options["trusted"] == "yes" }
+
+// Fetch is what a package manager reads its repositories with: where it
+// keeps their indexes, for which architecture, and where progress goes.
+type Fetch struct {
+	*Fetcher
+	PMDir string                           // <os>/<ver>/<arch>/pm of the template area, absolute
+	Arch  string                           // package architecture (amd64)
+	Step  func(format string, args ...any) // progress and warnings, one line each
+}
+
+// PackageArch maps a template's architecture directory to the package
+// architecture Debian uses.
+func PackageArch(dir string) string {
+	switch dir {
+	case "x86_64":
+		return "amd64"
+	case "aarch64":
+		return "arm64"
+	case "i686", "i586", "i386":
+		return "i386"
+	}
+	return dir
 }

@@ -1,4 +1,4 @@
-package tmpl
+package apt
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/ezfs/ezfs/tmpl/deb822"
+	"github.com/ezfs/ezfs/tmpl/internal/listfile"
+	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
 // Where the host keeps its apt configuration; a variable for tests.
@@ -17,7 +19,7 @@ var hostAptDir = "/etc/apt"
 // ParseAptLine reads a sources.list line: "deb [opt=value ...] URI SUITE
 // [COMPONENT...]". A flat repository has the suite "./" (or any path
 // ending in "/") and no components.
-func ParseAptLine(line string) (*Source, error) {
+func ParseAptLine(line string) (*repo.Source, error) {
 	f := strings.Fields(line)
 	if len(f) == 0 || f[0] != "deb" {
 		return nil, fmt.Errorf("apt repository %q: want \"deb [options] URI SUITE COMPONENT...\" (deb-src lines are not used)", line)
@@ -45,30 +47,24 @@ func ParseAptLine(line string) (*Source, error) {
 	if len(f) < 2 {
 		return nil, fmt.Errorf("apt repository %q: want a URI and a suite", line)
 	}
-	s := &Source{Line: line, URI: strings.TrimSuffix(f[0], "/"), Suite: f[1], Components: f[2:], Options: opts}
-	if err := checkURI(s.URI); err != nil {
+	s := &repo.Source{Line: line, URI: strings.TrimSuffix(f[0], "/"), Suite: f[1], Components: f[2:], Options: opts}
+	if err := repo.CheckURI(s.URI); err != nil {
 		return nil, err
 	}
-	if s.flat() && len(s.Components) > 0 {
+	if s.Flat() && len(s.Components) > 0 {
 		return nil, fmt.Errorf("apt repository %q: a flat repository (suite ending in /) has no components", line)
 	}
-	if !s.flat() && len(s.Components) == 0 {
+	if !s.Flat() && len(s.Components) == 0 {
 		return nil, fmt.Errorf("apt repository %q: name at least one component (main)", line)
 	}
 	return s, nil
 }
 
-// flat reports whether the source is a flat repository.
-func (s *Source) flat() bool { return strings.HasSuffix(s.Suite, "/") }
-
-// trusted reports [trusted=yes]: no signature is asked for.
-func (s *Source) trusted() bool { return s.Options["trusted"] == "yes" }
-
 // HostSources reads the host's own apt sources, in both formats:
 // sources.list and sources.list.d/*.list (one line each) and
 // sources.list.d/*.sources (deb822). Disabled entries are skipped.
-func HostSources() ([]*Source, error) {
-	var out []*Source
+func HostSources() ([]*repo.Source, error) {
+	var out []*repo.Source
 	files := []string{filepath.Join(hostAptDir, "sources.list")}
 	more, _ := filepath.Glob(filepath.Join(hostAptDir, "sources.list.d", "*"))
 	sort.Strings(more)
@@ -86,7 +82,7 @@ func HostSources() ([]*Source, error) {
 			}
 			out = append(out, ss...)
 		case strings.HasSuffix(p, ".list"):
-			lines, _ := listLines(data)
+			lines, _ := listfile.Lines(data)
 			for _, l := range lines {
 				if !strings.HasPrefix(l, "deb ") && !strings.HasPrefix(l, "deb\t") {
 					continue
@@ -107,12 +103,12 @@ func HostSources() ([]*Source, error) {
 
 // parseDeb822Sources reads a .sources file: stanzas of Types, URIs,
 // Suites, Components, Signed-By, Architectures, Trusted, Enabled.
-func parseDeb822Sources(data []byte, name string) ([]*Source, error) {
+func parseDeb822Sources(data []byte, name string) ([]*repo.Source, error) {
 	stanzas, err := deb822.Parse(bytes.NewReader(data), name)
 	if err != nil {
 		return nil, err
 	}
-	var out []*Source
+	var out []*repo.Source
 	for _, st := range stanzas {
 		if strings.EqualFold(st.Get("Enabled"), "no") || !strings.Contains(" "+st.Get("Types")+" ", " deb ") {
 			continue
@@ -133,9 +129,9 @@ func parseDeb822Sources(data []byte, name string) ([]*Source, error) {
 		}
 		for _, uri := range strings.Fields(st.Get("URIs")) {
 			for _, suite := range strings.Fields(st.Get("Suites")) {
-				s := &Source{Line: fmt.Sprintf("%s: %s %s", name, uri, suite), URI: strings.TrimSuffix(uri, "/"),
+				s := &repo.Source{Line: fmt.Sprintf("%s: %s %s", name, uri, suite), URI: strings.TrimSuffix(uri, "/"),
 					Suite: suite, Components: strings.Fields(st.Get("Components")), Options: opts}
-				if err := checkURI(s.URI); err != nil {
+				if err := repo.CheckURI(s.URI); err != nil {
 					return nil, fmt.Errorf("%s: %w", name, err)
 				}
 				out = append(out, s)

@@ -1,4 +1,4 @@
-package tmpl
+package apt
 
 import (
 	"bytes"
@@ -18,13 +18,14 @@ import (
 	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"github.com/ezfs/ezfs/tmpl/deb822"
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
 
-// dpkgManager installs Debian packages from apt repositories.
-type dpkgManager struct{}
+// Dpkg installs Debian packages from apt repositories.
+type Dpkg struct{}
 
-func (dpkgManager) ParseSource(line string) ([]*Source, error) {
+func (Dpkg) ParseSource(line string) ([]*repo.Source, error) {
 	if strings.TrimSpace(line) == "host" {
 		return HostSources()
 	}
@@ -32,28 +33,28 @@ func (dpkgManager) ParseSource(line string) ([]*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []*Source{s}, nil
+	return []*repo.Source{s}, nil
 }
 
-func (dpkgManager) LoadIndex(ctx context.Context, j *job, sources []*Source) (*Index, error) {
-	ix := NewIndex(j.arch)
+func (Dpkg) LoadIndex(ctx context.Context, f *repo.Fetch, sources []*repo.Source) (*repo.Index, error) {
+	ix := repo.NewIndex(f.Arch)
 	for _, s := range sources {
-		if archs := s.Options["arch"]; archs != "" && !slices.Contains(strings.Split(archs, ","), j.arch) {
+		if archs := s.Options["arch"]; archs != "" && !slices.Contains(strings.Split(archs, ","), f.Arch) {
 			continue
 		}
-		j.rep.Step("reading %s %s", s.URI, s.Suite)
-		rel, err := j.loadRelease(ctx, s)
+		f.Step("reading %s %s", s.URI, s.Suite)
+		rel, err := loadRelease(ctx, f, s)
 		if err != nil {
 			return nil, err
 		}
-		if s.flat() {
-			if err := j.loadPackages(ctx, s, rel, "", ix); err != nil {
+		if s.Flat() {
+			if err := loadPackages(ctx, f, s, rel, "", ix); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		for _, c := range s.Components {
-			if err := j.loadPackages(ctx, s, rel, c, ix); err != nil {
+			if err := loadPackages(ctx, f, s, rel, c, ix); err != nil {
 				return nil, err
 			}
 		}
@@ -61,18 +62,18 @@ func (dpkgManager) LoadIndex(ctx context.Context, j *job, sources []*Source) (*I
 	return ix, nil
 }
 
-func (dpkgManager) Unpack(file string, dstfd int, dst string) (deb822.Stanza, []archive.Entry, error) {
+func (Dpkg) Unpack(file string, dstfd int, dst string) (deb822.Stanza, []archive.Entry, error) {
 	return unpackDeb(file, dstfd, dst)
 }
 
 // Base is Debian's base system: every package of Priority required.
-func (dpkgManager) Base(ix *Index) []string { return ix.Required() }
+func (Dpkg) Base(ix *repo.Index) []string { return ix.Required() }
 
 // mergedUsr are the links of a merged-/usr Debian system, made before
 // any package is laid out, as debootstrap does.
 var mergedUsr = map[string]string{"bin": "usr/bin", "sbin": "usr/sbin", "lib": "usr/lib", "lib64": "usr/lib64"}
 
-func (dpkgManager) PrepareRoot(rootfd int) error {
+func (Dpkg) PrepareRoot(rootfd int) error {
 	if err := unix.Mkdirat(rootfd, "usr", 0o755); err != nil && err != unix.EEXIST {
 		return err
 	}
@@ -89,7 +90,7 @@ func (dpkgManager) PrepareRoot(rootfd int) error {
 
 // infoName is a package's name in /var/lib/dpkg/info: with its
 // architecture for Multi-Arch: same packages.
-func infoName(p *Installed) string {
+func infoName(p *repo.Installed) string {
 	if p.Control.Get("Multi-Arch") == "same" {
 		return p.Name + ":" + p.Arch
 	}
@@ -104,7 +105,7 @@ const dpkgAdmin = "var/lib/dpkg"
 // their paths, and their control files (md5sums, maintainer scripts...).
 // Every path is resolved inside the container (root may be its mount,
 // whose symlinks are the container's to set).
-func (dpkgManager) Register(root string, area *Area, pkgs []*Installed, link bool) error {
+func (Dpkg) Register(root string, areaRoot string, pkgs []*repo.Installed, link bool) error {
 	r, err := atfile.OpenRoot(root)
 	if err != nil {
 		return err
@@ -123,7 +124,7 @@ func (dpkgManager) Register(root string, area *Area, pkgs []*Installed, link boo
 		}
 	}
 	if _, err := r.Lstat(path.Join(dpkgAdmin, "arch")); errors.Is(err, unix.ENOENT) && len(pkgs) > 0 {
-		r.Create(path.Join(dpkgAdmin, "arch"), []byte(PackageArch(pkgs[0].Arch)+"\n"), 0o644)
+		r.Create(path.Join(dpkgAdmin, "arch"), []byte(repo.PackageArch(pkgs[0].Arch)+"\n"), 0o644)
 	}
 	names := map[string]bool{}
 	for _, p := range pkgs {
@@ -134,7 +135,7 @@ func (dpkgManager) Register(root string, area *Area, pkgs []*Installed, link boo
 		return err
 	}
 	for _, p := range pkgs {
-		if err := writeInfo(r, area, p, link); err != nil {
+		if err := writeInfo(r, areaRoot, p, link); err != nil {
 			return fmt.Errorf("package %s: %w", p.Key, err)
 		}
 		st := deb822.Stanza{{Name: "Package", Value: p.Name}, {Name: "Status", Value: "install ok unpacked"}}
@@ -153,7 +154,7 @@ func (dpkgManager) Register(root string, area *Area, pkgs []*Installed, link boo
 	return r.Replace(path.Join(dpkgAdmin, "status"), status.Bytes(), 0o644)
 }
 
-func writeInfo(r *atfile.Root, area *Area, p *Installed, link bool) error {
+func writeInfo(r *atfile.Root, areaRoot string, p *repo.Installed, link bool) error {
 	name := infoName(p)
 	var list bytes.Buffer
 	list.WriteString("/.\n")
@@ -168,7 +169,7 @@ func writeInfo(r *atfile.Root, area *Area, p *Installed, link bool) error {
 		if f == "control" {
 			continue
 		}
-		src := filepath.Join(p.Dir, metaDir, "deb", f)
+		src := filepath.Join(p.Dir, repo.MetaDir, "deb", f)
 		st, err := os.Stat(src)
 		if err != nil {
 			continue
@@ -182,7 +183,7 @@ func writeInfo(r *atfile.Root, area *Area, p *Installed, link bool) error {
 			if err != nil {
 				return err
 			}
-			value := filepath.Join(p.RelDir(area), metaDir, "deb", f)
+			value := filepath.Join(p.RelDir(areaRoot), repo.MetaDir, "deb", f)
 			err = unix.Fsetxattr(int(out.Fd()), fs.LinkAttr, []byte(value), 0)
 			if err == nil {
 				err = out.Chmod(st.Mode().Perm())
@@ -208,8 +209,8 @@ func writeInfo(r *atfile.Root, area *Area, p *Installed, link bool) error {
 
 // conffiles is the Conffiles field of a status stanza: each conffile with
 // the MD5 of the package's version.
-func conffiles(p *Installed) string {
-	data, err := os.ReadFile(filepath.Join(p.Dir, metaDir, "deb", "conffiles"))
+func conffiles(p *repo.Installed) string {
+	data, err := os.ReadFile(filepath.Join(p.Dir, repo.MetaDir, "deb", "conffiles"))
 	if err != nil {
 		return ""
 	}
@@ -240,7 +241,7 @@ func conffiles(p *Installed) string {
 // and /dev mounted, each package's preinst, then dpkg --configure -a,
 // the way debootstrap's second stage does. Services are kept from
 // starting (policy-rc.d).
-func (dpkgManager) Configure(ctx context.Context, mnt string, pkgs []*Installed, env []string) (err error) {
+func (Dpkg) Configure(ctx context.Context, mnt string, pkgs []*repo.Installed, env []string) (err error) {
 	r, err := atfile.OpenRoot(mnt)
 	if err != nil {
 		return err
@@ -296,7 +297,7 @@ func (dpkgManager) Configure(ctx context.Context, mnt string, pkgs []*Installed,
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
-			return &ScriptError{Template: "dpkg", Script: strings.Join(args, " "), Err: err, Output: out.String()}
+			return &repo.ScriptError{Template: "dpkg", Script: strings.Join(args, " "), Err: err, Output: out.String()}
 		}
 		return nil
 	}
@@ -339,7 +340,7 @@ func keepStatus(r *atfile.Root, out *bytes.Buffer, keep func(name string) bool) 
 
 // Unregister takes packages out of the container's dpkg database: their
 // status stanzas and info files.
-func (dpkgManager) Unregister(root string, names []string) error {
+func (Dpkg) Unregister(root string, names []string) error {
 	r, err := atfile.OpenRoot(root)
 	if err != nil {
 		return err

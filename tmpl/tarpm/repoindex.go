@@ -1,4 +1,4 @@
-package tmpl
+package tarpm
 
 import (
 	"archive/tar"
@@ -13,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"github.com/ezfs/ezfs/tmpl/deb822"
+	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
 // IndexRepo writes DIR/Packages for the tar packages below dir: each
@@ -44,7 +46,7 @@ func IndexRepo(dir string) (int, error) {
 		if a.Get("Package") != b.Get("Package") {
 			return a.Get("Package") < b.Get("Package")
 		}
-		return CompareVersions(a.Get("Version"), b.Get("Version")) < 0
+		return repo.CompareVersions(a.Get("Version"), b.Get("Version")) < 0
 	})
 	var buf bytes.Buffer
 	for _, s := range stanzas {
@@ -52,18 +54,13 @@ func IndexRepo(dir string) (int, error) {
 			return 0, err
 		}
 	}
-	tmp := filepath.Join(dir, ".Packages.new")
-	if err := writeFileSync(tmp, buf.Bytes()); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "Packages")); err != nil {
-		os.Remove(tmp)
+	if err := atfile.WriteFile(filepath.Join(dir, "Packages"), buf.Bytes(), 0o644); err != nil {
 		return 0, err
 	}
 	return len(stanzas), nil
 }
 
-func indexPackage(repo, p string) (deb822.Stanza, error) {
+func indexPackage(dir, p string) (deb822.Stanza, error) {
 	r, done, err := openTarPackage(p)
 	if err != nil {
 		return nil, err
@@ -97,7 +94,7 @@ func indexPackage(repo, p string) (deb822.Stanza, error) {
 		return nil, fmt.Errorf("%s: %s must hold one stanza (%v)", p, ControlMember, err)
 	}
 	s := st[0]
-	pkg, err := PackageFromStanza(s)
+	pkg, err := repo.PackageFromStanza(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
@@ -115,7 +112,7 @@ func indexPackage(repo, p string) (deb822.Stanza, error) {
 	if err != nil {
 		return nil, err
 	}
-	rel, _ := filepath.Rel(repo, p)
+	rel, _ := filepath.Rel(dir, p)
 	s.Set("Filename", filepath.ToSlash(rel))
 	s.Set("Size", strconv.FormatInt(n, 10))
 	s.Set("SHA256", hex.EncodeToString(h.Sum(nil)))

@@ -1,4 +1,4 @@
-package tmpl
+package apt
 
 import (
 	"bytes"
@@ -14,7 +14,9 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/tmpl/deb822"
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz"
 )
@@ -37,28 +39,28 @@ type release struct {
 }
 
 // dists is the base of a source's Release and index files.
-func (s *Source) dists() string {
-	if s.flat() {
+func dists(s *repo.Source) string {
+	if s.Flat() {
 		return strings.TrimSuffix(strings.TrimPrefix(s.Suite, "./"), "/")
 	}
 	return "dists/" + s.Suite
 }
 
-func (s *Source) rel(p string) string {
-	if d := s.dists(); d != "" {
+func relPath(s *repo.Source, p string) string {
+	if d := dists(s); d != "" {
 		return d + "/" + p
 	}
 	return p
 }
 
 // listDir is where a source's indexes are kept in pm/.
-func (j *job) listDir(s *Source) string {
+func listDir(f *repo.Fetch, s *repo.Source) string {
 	key := regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(s.URI+"_"+s.Suite, "_")
-	return filepath.Join(j.pmDir, "lists", key)
+	return filepath.Join(f.PMDir, "lists", key)
 }
 
 // keyring loads the keys a source's Release must be signed with.
-func keyring(s *Source) (openpgp.EntityList, error) {
+func keyring(s *repo.Source) (openpgp.EntityList, error) {
 	if inline := s.Options["signed-by-inline"]; inline != "" {
 		return openpgp.ReadArmoredKeyRing(strings.NewReader(inline))
 	}
@@ -102,14 +104,14 @@ func keyring(s *Source) (openpgp.EntityList, error) {
 
 // fetchSmall reads a small repository file, keeping a copy in dir; when
 // the repository cannot be reached, the copy kept from last time serves.
-func (j *job) fetchSmall(ctx context.Context, s *Source, rel, keep string) ([]byte, error) {
-	r, _, err := j.fetch.open(ctx, s, rel)
+func fetchSmall(ctx context.Context, f *repo.Fetch, s *repo.Source, rel, keep string) ([]byte, error) {
+	r, _, err := f.Open(ctx, s, rel)
 	if err == nil {
 		data, rerr := io.ReadAll(io.LimitReader(r, 64<<20))
 		r.Close()
 		if rerr == nil {
 			os.MkdirAll(filepath.Dir(keep), 0o755)
-			atomicWrite(keep, data)
+			atfile.WriteFile(keep, data, 0o644)
 			return data, nil
 		}
 		err = rerr
@@ -118,7 +120,7 @@ func (j *job) fetchSmall(ctx context.Context, s *Source, rel, keep string) ([]by
 		return nil, err
 	}
 	if data, kerr := os.ReadFile(keep); kerr == nil {
-		j.rep.Step("warning: %s unreachable (%v); using the copy kept in %s", s.URI, err, keep)
+		f.Step("warning: %s unreachable (%v); using the copy kept in %s", s.URI, err, keep)
 		return data, nil
 	}
 	return nil, err
@@ -127,36 +129,36 @@ func (j *job) fetchSmall(ctx context.Context, s *Source, rel, keep string) ([]by
 // loadRelease fetches and verifies a source's Release: InRelease, else
 // Release with Release.gpg. For a [trusted=yes] source a missing or
 // unsigned Release is accepted (then nil means: no hashes to check).
-func (j *job) loadRelease(ctx context.Context, s *Source) (*release, error) {
-	dir := j.listDir(s)
+func loadRelease(ctx context.Context, f *repo.Fetch, s *repo.Source) (*release, error) {
+	dir := listDir(f, s)
 	var text []byte
-	inrel, err := j.fetchSmall(ctx, s, s.rel("InRelease"), filepath.Join(dir, "InRelease"))
+	inrel, err := fetchSmall(ctx, f, s, relPath(s, "InRelease"), filepath.Join(dir, "InRelease"))
 	switch {
 	case err == nil:
 		block, _ := clearsign.Decode(inrel)
 		if block == nil {
-			return nil, fmt.Errorf("%w: %s/%s is not clearsigned", ErrSignature, s.URI, s.rel("InRelease"))
+			return nil, fmt.Errorf("%w: %s/%s is not clearsigned", ErrSignature, s.URI, relPath(s, "InRelease"))
 		}
-		if !s.trusted() {
+		if !s.Trusted() {
 			keys, err := keyring(s)
 			if err != nil {
 				return nil, err
 			}
 			if _, err := block.VerifySignature(keys, nil); err != nil {
-				return nil, fmt.Errorf("%w: %s/%s: %v; nothing from it is installed", ErrSignature, s.URI, s.rel("InRelease"), err)
+				return nil, fmt.Errorf("%w: %s/%s: %v; nothing from it is installed", ErrSignature, s.URI, relPath(s, "InRelease"), err)
 			}
 		}
 		text = block.Plaintext
 	case errors.Is(err, os.ErrNotExist):
-		rel, err := j.fetchSmall(ctx, s, s.rel("Release"), filepath.Join(dir, "Release"))
-		if errors.Is(err, os.ErrNotExist) && s.trusted() {
+		rel, err := fetchSmall(ctx, f, s, relPath(s, "Release"), filepath.Join(dir, "Release"))
+		if errors.Is(err, os.ErrNotExist) && s.Trusted() {
 			return nil, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("repository %s: no InRelease or Release: %w", s.URI, err)
 		}
-		if !s.trusted() {
-			sig, err := j.fetchSmall(ctx, s, s.rel("Release.gpg"), filepath.Join(dir, "Release.gpg"))
+		if !s.Trusted() {
+			sig, err := fetchSmall(ctx, f, s, relPath(s, "Release.gpg"), filepath.Join(dir, "Release.gpg"))
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s: Release is not signed (no Release.gpg); add [trusted=yes] to use it anyway", ErrSignature, s.URI)
 			}
@@ -166,7 +168,7 @@ func (j *job) loadRelease(ctx context.Context, s *Source) (*release, error) {
 			}
 			if _, err := openpgp.CheckArmoredDetachedSignature(keys, bytes.NewReader(rel), bytes.NewReader(sig), nil); err != nil {
 				if _, err2 := openpgp.CheckDetachedSignature(keys, bytes.NewReader(rel), bytes.NewReader(sig), nil); err2 != nil {
-					return nil, fmt.Errorf("%w: %s/%s: %v; nothing from it is installed", ErrSignature, s.URI, s.rel("Release"), err)
+					return nil, fmt.Errorf("%w: %s/%s: %v; nothing from it is installed", ErrSignature, s.URI, relPath(s, "Release"), err)
 				}
 			}
 		}
@@ -204,10 +206,10 @@ func parseRelease(text []byte, name string) (*release, error) {
 // repository: component ""), checked against the Release, preferring
 // xz, then gzip, then plain; an index kept in pm/ with the right hash
 // is not downloaded again.
-func (j *job) loadPackages(ctx context.Context, s *Source, rel *release, component string, ix *Index) error {
+func loadPackages(ctx context.Context, f *repo.Fetch, s *repo.Source, rel *release, component string, ix *repo.Index) error {
 	base := "Packages"
 	if component != "" {
-		base = component + "/binary-" + j.arch + "/Packages"
+		base = component + "/binary-" + f.Arch + "/Packages"
 	}
 	var errs []string
 	for _, ext := range []string{".xz", ".gz", ""} {
@@ -220,9 +222,9 @@ func (j *job) loadPackages(ctx context.Context, s *Source, rel *release, compone
 			}
 			want = h
 		}
-		keep := filepath.Join(j.listDir(s), strings.ReplaceAll(name, "/", "_"))
-		if rel == nil || verifyFile(keep, want.size, want.sum) != nil {
-			if err := j.fetch.download(ctx, s, s.rel(name), keep, want.size, want.sum, nil); err != nil {
+		keep := filepath.Join(listDir(f, s), strings.ReplaceAll(name, "/", "_"))
+		if rel == nil || repo.VerifyFile(keep, want.size, want.sum) != nil {
+			if err := f.Download(ctx, s, relPath(s, name), keep, want.size, want.sum, nil); err != nil {
 				if errors.Is(err, os.ErrNotExist) && rel == nil {
 					continue
 				}
@@ -230,34 +232,34 @@ func (j *job) loadPackages(ctx context.Context, s *Source, rel *release, compone
 				continue
 			}
 		}
-		f, err := os.Open(keep)
+		file, err := os.Open(keep)
 		if err != nil {
 			return err
 		}
-		var r io.Reader = f
+		var r io.Reader = file
 		switch ext {
 		case ".xz":
-			xr, err := xz.NewReader(f)
+			xr, err := xz.NewReader(file)
 			if err != nil {
-				f.Close()
+				file.Close()
 				return fmt.Errorf("%s: %v", name, err)
 			}
 			r = xr
 		case ".gz":
-			zr, err := gzip.NewReader(f)
+			zr, err := gzip.NewReader(file)
 			if err != nil {
-				f.Close()
+				file.Close()
 				return fmt.Errorf("%s: %v", name, err)
 			}
 			r = zr
 		}
-		err = ix.ReadIndex(io.LimitReader(r, 4<<30), s, s.URI+"/"+s.rel(name))
-		f.Close()
+		err = ix.ReadIndex(io.LimitReader(r, 4<<30), s, s.URI+"/"+relPath(s, name))
+		file.Close()
 		return err
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("repository %s %s: %s", s.URI, component, strings.Join(errs, "; "))
 	}
 	return fmt.Errorf("repository %s: its Release lists no %s(.xz|.gz); is %s the right component and %s the right architecture?",
-		s.URI, base, component, j.arch)
+		s.URI, base, component, f.Arch)
 }

@@ -1,4 +1,4 @@
-package tmpl
+package tarpm
 
 import (
 	"bytes"
@@ -11,32 +11,33 @@ import (
 
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"github.com/ezfs/ezfs/tmpl/deb822"
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
-// tarManager is ezfs's own package format: <name>_<version>_<arch>.tar.gz
+// Manager is ezfs's own package format: <name>_<version>_<arch>.tar.gz
 // (or .tar.zst) holding the files at their container paths plus
 // .ezfs/control, in a flat repository indexed by `ezctl repo index`.
-type tarManager struct{}
+type Manager struct{}
 
 // ControlMember is the package's control stanza inside a tar package.
 const ControlMember = ".ezfs/control"
 
-func (tarManager) ParseSource(line string) ([]*Source, error) {
+func (Manager) ParseSource(line string) ([]*repo.Source, error) {
 	if strings.ContainsAny(line, " \t") {
 		return nil, fmt.Errorf("tar repository %q: want one path or URL", line)
 	}
-	if err := checkURI(line); err != nil {
+	if err := repo.CheckURI(line); err != nil {
 		return nil, err
 	}
-	return []*Source{{Line: line, URI: line}}, nil
+	return []*repo.Source{{Line: line, URI: line}}, nil
 }
 
-func (tarManager) LoadIndex(ctx context.Context, j *job, sources []*Source) (*Index, error) {
-	ix := NewIndex(j.arch)
+func (Manager) LoadIndex(ctx context.Context, f *repo.Fetch, sources []*repo.Source) (*repo.Index, error) {
+	ix := repo.NewIndex(f.Arch)
 	for _, s := range sources {
-		r, _, err := j.fetch.open(ctx, s, "Packages")
+		r, _, err := f.Open(ctx, s, "Packages")
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("repository %s has no Packages index; write it with: ezctl repo index DIR", s.URI)
@@ -52,7 +53,7 @@ func (tarManager) LoadIndex(ctx context.Context, j *job, sources []*Source) (*In
 	return ix, nil
 }
 
-func (tarManager) Base(*Index) []string { return nil }
+func (Manager) Base(*repo.Index) []string { return nil }
 
 // openTarPackage returns the decompressed tar stream of a package file.
 func openTarPackage(p string) (io.Reader, func(), error) {
@@ -80,9 +81,7 @@ func openTarPackage(p string) (io.Reader, func(), error) {
 	return nil, nil, fmt.Errorf("%s: want a .tar.gz or .tar.zst package", p)
 }
 
-func isControl(p string) bool { return p == ".ezfs" || strings.HasPrefix(p, ".ezfs/") }
-
-func (tarManager) Unpack(file string, dstfd int, dst string) (deb822.Stanza, []archive.Entry, error) {
+func (Manager) Unpack(file string, dstfd int, dst string) (deb822.Stanza, []archive.Entry, error) {
 	r, done, err := openTarPackage(file)
 	if err != nil {
 		return nil, nil, err
@@ -92,7 +91,7 @@ func (tarManager) Unpack(file string, dstfd int, dst string) (deb822.Stanza, []a
 	entries, err := archive.Extract(r, dstfd, archive.Policy{
 		Links: true, Devices: true, Owners: true,
 		MaxBytes: archive.MaxPackageBytes, MaxFiles: archive.MaxPackageFiles,
-		Skip: isControl,
+		Skip: repo.IsMeta,
 		OnSkip: func(p string, r io.Reader) error {
 			if p == ControlMember {
 				control, err = io.ReadAll(r)

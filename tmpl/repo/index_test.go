@@ -1,4 +1,4 @@
-package tmpl
+package repo
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package tmpl
+package repo
 
 import (
 	"fmt"
@@ -44,7 +44,7 @@ func PackageFromStanza(s deb822.Stanza) (*Package, error) {
 	if p.Name == "" || p.Version == "" || p.Arch == "" {
 		return nil, fmt.Errorf("stanza without Package, Version or Architecture: %q", p.Name)
 	}
-	if err := checkKey(p.Name, p.Version, p.Arch); err != nil {
+	if err := CheckKey(p.Name, p.Version, p.Arch); err != nil {
 		return nil, err
 	}
 	if err := checkFilename(p.Filename); err != nil {
@@ -164,124 +164,4 @@ func (ix *Index) Required() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// UnsatisfiableError says which package cannot be installed and why.
-type UnsatisfiableError struct {
-	Package string // who needs it ("" for the template's own list)
-	Clause  Clause
-	Why     string
-}
-
-func (e *UnsatisfiableError) Error() string {
-	who := "the template"
-	if e.Package != "" {
-		who = e.Package
-	}
-	return fmt.Sprintf("cannot satisfy %s, needed by %s: %s", e.Clause, who, e.Why)
-}
-
-// Resolve returns the packages to install for the given package names
-// (each may be a relation: "name", "name (>= 1.2)", "a | b"), with every
-// Depends and Pre-Depends satisfied: the newest matching version of a
-// package, else the first provider of a virtual one. Packages come out
-// in an order where dependencies precede their users where they can.
-func (ix *Index) Resolve(want []string) ([]*Package, error) {
-	r := resolver{ix: ix, selected: map[string]*Package{}}
-	for _, w := range want {
-		clauses, err := ParseRelations(w)
-		if err != nil {
-			return nil, fmt.Errorf("package list: %w", err)
-		}
-		for _, c := range clauses {
-			if err := r.satisfy(c, ""); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return r.order, nil
-}
-
-type resolver struct {
-	ix       *Index
-	selected map[string]*Package
-	order    []*Package
-}
-
-func (r *resolver) satisfied(rel Relation) bool {
-	if p := r.selected[rel.Name]; p != nil && rel.Matches(p.Version) {
-		return true
-	}
-	for _, p := range r.ix.providers[rel.Name] {
-		if r.selected[p.Name] != p {
-			continue
-		}
-		for _, pr := range p.Provides {
-			if pr.Name == rel.Name && (rel.Op == "" || pr.Op == "=" && rel.Matches(pr.Version)) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func (r *resolver) satisfy(c Clause, from string) error {
-	for _, rel := range c {
-		if r.satisfied(rel) {
-			return nil
-		}
-	}
-	var why []string
-	for _, rel := range c {
-		if p := r.ix.Newest(rel); p != nil {
-			if old := r.selected[p.Name]; old != nil {
-				why = append(why, fmt.Sprintf("%s %s is already chosen", old.Name, old.Version))
-				continue
-			}
-			return r.choose(p)
-		}
-		if p := r.bestProvider(rel); p != nil {
-			return r.choose(p)
-		}
-		switch vs := r.ix.Versions(rel.Name); {
-		case len(vs) > 0:
-			why = append(why, fmt.Sprintf("the repositories have %s %s", rel.Name, strings.Join(vs, ", ")))
-		case len(r.ix.providers[rel.Name]) > 0:
-			why = append(why, fmt.Sprintf("no provider of %s fits", rel.Name))
-		default:
-			why = append(why, fmt.Sprintf("no package %s in the repositories", rel.Name))
-		}
-	}
-	return &UnsatisfiableError{Package: from, Clause: c, Why: strings.Join(why, "; ")}
-}
-
-// bestProvider returns a provider of the virtual package rel: the first
-// providing package name in index order, at its newest version that
-// provides it (a security update provides what the release did).
-func (r *resolver) bestProvider(rel Relation) *Package {
-	var best *Package
-	for _, p := range r.ix.providers[rel.Name] {
-		if r.selected[p.Name] != nil || best != nil && p.Name != best.Name {
-			continue
-		}
-		for _, pr := range p.Provides {
-			if pr.Name == rel.Name && (rel.Op == "" || pr.Op == "=" && rel.Matches(pr.Version)) {
-				if best == nil || CompareVersions(p.Version, best.Version) > 0 {
-					best = p
-				}
-			}
-		}
-	}
-	return best
-}
-
-func (r *resolver) choose(p *Package) error {
-	r.selected[p.Name] = p
-	for _, c := range append(append([]Clause{}, p.PreDepends...), p.Depends...) {
-		if err := r.satisfy(c, p.Name+" "+p.Version); err != nil {
-			return err
-		}
-	}
-	r.order = append(r.order, p)
-	return nil
 }
