@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
@@ -246,36 +248,24 @@ func (a *Area) commitCache(priv, final string) (int64, error) {
 	if err := syncFS(priv); err != nil {
 		return 0, fmt.Errorf("sync the template area: %w", err)
 	}
-	tmp := final + fmt.Sprintf(".new-%d", os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	dirfd, err := atfile.OpenDirPath(filepath.Dir(final))
 	if err != nil {
 		return 0, err
 	}
-	err = archive.WriteTree(f, priv)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	defer unix.Close(dirfd)
+	var size int64
+	name := filepath.Base(final)
+	err = atfile.WriteAt(dirfd, name, atfile.WriteOptions{Mode: 0o600, Backup: name + "-old"}, func(f *os.File) error {
+		if err := archive.WriteTree(f, priv); err != nil {
+			return err
+		}
+		size, err = f.Seek(0, io.SeekCurrent)
+		return err
+	})
 	if err != nil {
-		os.Remove(tmp)
 		return 0, fmt.Errorf("write cache: %w", err)
 	}
-	st, _ := os.Stat(tmp)
-	if _, err := os.Stat(final); err == nil {
-		if err := os.Rename(final, final+"-old"); err != nil {
-			os.Remove(tmp)
-			return 0, err
-		}
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
-		os.Rename(final+"-old", final)
-		return 0, err
-	}
-	syncDir(filepath.Dir(final))
-	return st.Size(), nil
+	return size, nil
 }
 
 func syncDir(dir string) {

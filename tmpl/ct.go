@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"golang.org/x/sys/unix"
 )
@@ -123,7 +124,7 @@ func (ct *CT) saveApps(apps []string) error {
 	for _, k := range order {
 		b.WriteString(FormatShellVar(k, vars[k]) + "\n")
 	}
-	if err := atomicWrite(p, b.Bytes()); err != nil {
+	if err := atfile.WriteFile(p, b.Bytes(), 0o644); err != nil {
 		return err
 	}
 	ct.Apps = apps
@@ -189,7 +190,7 @@ func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, o
 		}
 	}
 	conf := FormatShellVar("OSTEMPLATE", "."+name) + "\n" + FormatShellVar("TEMPLATES", "") + "\n"
-	if err := writeFileSync(filepath.Join(stage, VEConfFile), []byte(conf)); err != nil {
+	if err := atfile.WriteFile(filepath.Join(stage, VEConfFile), []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
 	if err := os.Chmod(stage, 0o700); err != nil {

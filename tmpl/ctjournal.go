@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/internal/atfile"
+	"github.com/ezfs/ezfs/internal/linkattr"
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"golang.org/x/sys/unix"
 )
@@ -58,7 +59,7 @@ func (ct *CT) writeJournal(j *journal) error {
 	if err != nil {
 		return err
 	}
-	return atomicWrite(ct.journalPath(), data)
+	return atfile.WriteFile(ct.journalPath(), data, 0o644)
 }
 
 // recover finishes an operation a crash interrupted.
@@ -154,15 +155,14 @@ func (ct *CT) linkIs(root int, p, value string) (bool, error) {
 		return false, nil
 	}
 	defer unix.Close(dirfd)
-	buf := make([]byte, 4096)
-	n, err := unix.Lgetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, name), fs.LinkAttr, buf)
-	if err == unix.ENODATA || err == unix.ENOENT {
+	got, ok, err := linkattr.GetAt(dirfd, name)
+	if errors.Is(err, unix.ENOENT) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return string(buf[:n]) == value, nil
+	return ok && got == value, nil
 }
 
 // isLinkEntry reports whether path is a link entry, to whatever file.
@@ -172,8 +172,8 @@ func (ct *CT) isLinkEntry(root int, p string) bool {
 		return false
 	}
 	defer unix.Close(dirfd)
-	_, err = unix.Lgetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, name), fs.LinkAttr, nil)
-	return err == nil
+	_, ok, _ := linkattr.GetAt(dirfd, name)
+	return ok
 }
 
 func (ct *CT) setLink(root int, p, value string) error {
@@ -182,7 +182,7 @@ func (ct *CT) setLink(root int, p, value string) error {
 		return err
 	}
 	defer unix.Close(dirfd)
-	return unix.Lsetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, name), fs.LinkAttr, []byte(value), 0)
+	return linkattr.SetAt(dirfd, name, value)
 }
 
 func (ct *CT) unlinkAt(root int, p string) error {

@@ -8,9 +8,8 @@ import (
 	"sort"
 	"strings"
 
-	ezfs "github.com/ezfs/ezfs/fs"
 	"github.com/ezfs/ezfs/internal/atfile"
-	"github.com/ezfs/ezfs/internal/xattrat"
+	"github.com/ezfs/ezfs/internal/linkattr"
 	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
@@ -55,9 +54,14 @@ func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
 		}
 		return nil, err
 	}
-	for _, f := range []string{".new-" + VEConfFile, filepath.Join("templates", ".new-vzpackages")} {
-		p := filepath.Join(private, f)
-		if _, err := os.Lstat(p); err == nil {
+	for _, rec := range []string{VEConfFile, VZPackagesFile} {
+		dir := filepath.Join(private, filepath.Dir(rec))
+		names, _ := os.ReadDir(dir)
+		for _, e := range names {
+			if !isHalfWritten(e.Name(), filepath.Base(rec)) {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
 			fixed := repair && os.Remove(p) == nil
 			add(p, "half-written record of an interrupted command", "removed", fixed)
 		}
@@ -107,17 +111,18 @@ func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
 		fixed := repair && root.Remove("tmp/"+n) == nil
 		add(filepath.Join(ct.Root, "tmp", n), "a template script copied in by an interrupted command", "removed", fixed)
 	}
-	buf := make([]byte, 4096)
 	err = atfile.Walk(root.FD(), func(dirfd int, name, rel string, st *unix.Stat_t) error {
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			return nil
 		}
-		n, err := xattrat.Get(dirfd, name, ezfs.LinkAttr, buf)
-		if err != nil {
+		value, ok, err := linkattr.GetAt(dirfd, name)
+		if !ok {
 			return nil
 		}
-		value := string(buf[:n])
-		if err := ezfs.CheckLinkValue(value); err != nil {
+		if err == nil {
+			err = linkattr.Check(value)
+		}
+		if err != nil {
 			add(rel, fmt.Sprintf("malformed link entry (%v); it reads as an I/O error", err), "none: remove it, or recreate the container", false)
 			return nil
 		}
@@ -146,7 +151,7 @@ func (a *Area) relinkDangling(dirfd int, name, value, archDir string, byName map
 				if !repair {
 					return "relink to " + now, false
 				}
-				return "relinked to " + now, xattrat.Set(dirfd, name, ezfs.LinkAttr, []byte(now)) == nil
+				return "relinked to " + now, linkattr.SetAt(dirfd, name, now) == nil
 			}
 		}
 	}
@@ -167,6 +172,17 @@ func isStagingOf(name, base string) bool {
 		}
 	}
 	return false
+}
+
+// isHalfWritten reports whether name is a new version of the record
+// base that a crash left unrenamed: ".new-BASE-PID" (atfile.WriteFile),
+// or ".new-BASE" as older versions wrote it.
+func isHalfWritten(name, base string) bool {
+	if name == ".new-"+base {
+		return true
+	}
+	pid, ok := strings.CutPrefix(name, ".new-"+base+"-")
+	return ok && pid != "" && strings.Trim(pid, "0123456789") == ""
 }
 
 // truncateEntry empties a link entry that a copy-up left bytes in, if it

@@ -5,7 +5,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/internal/linkattr"
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
@@ -136,10 +136,10 @@ func createEntry(root, dirfd int, name string, e *archive.Entry, value string) e
 		if err != nil {
 			return err
 		}
-		err = unix.Fsetxattr(fd, fs.LinkAttr, []byte(value), 0)
+		err = linkattr.Set(fd, value)
 		unix.Close(fd)
 		if err != nil {
-			return fmt.Errorf("set %s: %w", fs.LinkAttr, err)
+			return fmt.Errorf("set %s: %w", linkattr.Name, err)
 		}
 		return nil
 	case 'd':

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
@@ -68,20 +69,5 @@ func saveVZPackages(private string, lines []PkgLine) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return atomicWrite(p, b.Bytes())
-}
-
-// atomicWrite replaces p with data: written beside it, synced, renamed.
-func atomicWrite(p string, data []byte) error {
-	tmp := filepath.Join(filepath.Dir(p), ".new-"+filepath.Base(p))
-	if err := writeFileSync(tmp, data); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	syncDir(filepath.Dir(p))
-	return nil
+	return atfile.WriteFile(p, b.Bytes(), 0o644)
 }

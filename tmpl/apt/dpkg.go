@@ -14,8 +14,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ezfs/ezfs/fs"
 	"github.com/ezfs/ezfs/internal/atfile"
+	"github.com/ezfs/ezfs/internal/linkattr"
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"github.com/ezfs/ezfs/tmpl/deb822"
 	"github.com/ezfs/ezfs/tmpl/repo"
@@ -184,7 +184,7 @@ func writeInfo(r *atfile.Root, areaRoot string, p *repo.Installed, link bool) er
 				return err
 			}
 			value := filepath.Join(p.RelDir(areaRoot), repo.MetaDir, "deb", f)
-			err = unix.Fsetxattr(int(out.Fd()), fs.LinkAttr, []byte(value), 0)
+			err = linkattr.Set(int(out.Fd()), value)
 			if err == nil {
 				err = out.Chmod(st.Mode().Perm())
 			}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	ezfs "github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/internal/linkattr"
 	"github.com/ezfs/ezfs/internal/testenv"
 	"github.com/ezfs/ezfs/internal/xattrat"
 	"github.com/google/go-cmp/cmp"
@@ -49,7 +49,7 @@ func readTreeState(t *testing.T, root string) map[string]treeState {
 			s.Link, _ = os.Readlink(p)
 		} else {
 			buf := make([]byte, 4096)
-			if n, err := unix.Lgetxattr(p, ezfs.LinkAttr, buf); err == nil {
+			if n, err := unix.Lgetxattr(p, linkattr.Name, buf); err == nil {
 				s.Attr = string(buf[:n])
 			}
 		}
@@ -94,7 +94,7 @@ func TestExtractCacheRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			val := fmt.Sprintf("debian/12/x86_64/pkg%d_1.0_amd64/d%02d/sub/f%03d", d, d, f)
-			if err := unix.Lsetxattr(p, ezfs.LinkAttr, []byte(val), 0); err != nil {
+			if err := unix.Lsetxattr(p, linkattr.Name, []byte(val), 0); err != nil {
 				t.Fatal(err)
 			}
 			paths = append(paths, p)

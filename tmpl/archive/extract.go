@@ -8,7 +8,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/internal/linkattr"
 	"golang.org/x/sys/unix"
 )
 
@@ -302,8 +302,8 @@ func archiveXattrs(records map[string]string) (map[string]string, error) {
 		if !ok {
 			continue
 		}
-		if name == fs.LinkAttr {
-			if err := fs.CheckLinkValue(v); err != nil {
+		if name == linkattr.Name {
+			if err := linkattr.Check(v); err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrUnsafe, err)
 			}
 		}
