@@ -11,6 +11,7 @@ import (
 
 	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/internal/dirs"
 	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
@@ -245,7 +246,7 @@ func (a *Area) commitCache(priv, final string) (int64, error) {
 	// before a cache that links to them can: after a power cut a cache
 	// never points at files that were lost. It also leaves the creates
 	// that follow no one else's data to write out (see ExtractCache).
-	if err := syncFS(priv); err != nil {
+	if err := dirs.SyncFS(priv); err != nil {
 		return 0, fmt.Errorf("sync the template area: %w", err)
 	}
 	dirfd, err := atfile.OpenDirPath(filepath.Dir(final))
@@ -266,13 +267,6 @@ func (a *Area) commitCache(priv, final string) (int64, error) {
 		return 0, fmt.Errorf("write cache: %w", err)
 	}
 	return size, nil
-}
-
-func syncDir(dir string) {
-	if f, err := os.Open(dir); err == nil {
-		f.Sync()
-		f.Close()
-	}
 }
 
 // RemoveCache deletes an OS template's cache (and the one it replaced).

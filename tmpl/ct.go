@@ -13,6 +13,9 @@ import (
 
 	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/btrfs"
+	"github.com/ezfs/ezfs/tmpl/internal/dirs"
+	"github.com/ezfs/ezfs/tmpl/internal/failpoint"
 	"golang.org/x/sys/unix"
 )
 
@@ -72,7 +75,7 @@ func (a *Area) OpenCT(cfg *Config, id string) (*CT, error) {
 	// nodes: closed to host users (an area made by an older version may
 	// be open).
 	if os.Geteuid() == 0 {
-		if err := sealDir(c.Private); err != nil {
+		if err := dirs.Seal(c.Private); err != nil {
 			return nil, fmt.Errorf("container %s: %w", id, err)
 		}
 	}
@@ -170,16 +173,18 @@ func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, o
 	parent := filepath.Dir(private)
 	stageName := fmt.Sprintf(".new-%s-%d", filepath.Base(private), os.Getpid())
 	stage := filepath.Join(parent, stageName)
-	removeTree(parent, stageName)
+	btrfs.RemoveTree(parent, stageName)
 	ok := false
 	defer func() {
 		if !ok {
-			removeTree(parent, stageName)
+			btrfs.RemoveTree(parent, stageName)
 		}
 	}()
-	snap, err := snapshotCache(cfg, name, cache, parent, stageName, rep)
-	if err != nil {
-		return nil, err
+	snap := false
+	if cfg.SeedDir() == parent {
+		if snap, err = btrfs.SnapshotSeed(name, cache, parent, stageName, rep.Step); err != nil {
+			return nil, err
+		}
 	}
 	if !snap {
 		if err := os.Mkdir(stage, 0o700); err != nil {
@@ -196,12 +201,12 @@ func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, o
 	if err := os.Chmod(stage, 0o700); err != nil {
 		return nil, err
 	}
-	failpoint("create", 1)
+	failpoint.Hit("create", 1)
 	if err := os.Rename(stage, private); err != nil {
 		return nil, fmt.Errorf("create %s: %w", id, err)
 	}
 	ok = true
-	syncDir(filepath.Dir(private))
+	dirs.Sync(filepath.Dir(private))
 	os.MkdirAll(cfg.Root(id), 0o755)
 	return a.OpenCT(cfg, id)
 }
@@ -263,7 +268,7 @@ func (a *Area) Destroy(cfg *Config, id string, mounted bool) error {
 	if err != nil {
 		return err
 	}
-	if err := removeTree(filepath.Dir(gone), filepath.Base(gone)); err != nil {
+	if err := btrfs.RemoveTree(filepath.Dir(gone), filepath.Base(gone)); err != nil {
 		return err
 	}
 	os.Remove(cfg.Root(id))

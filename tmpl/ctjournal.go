@@ -11,6 +11,8 @@ import (
 	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/internal/linkattr"
 	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/internal/failpoint"
+	"github.com/ezfs/ezfs/tmpl/internal/tree"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,7 +89,7 @@ func (ct *CT) apply(j *journal) (*Report, error) {
 	defer unix.Close(root)
 	rep := &Report{}
 	step := 0
-	next := func() { step++; failpoint("ct-apply", step) }
+	next := func() { step++; failpoint.Hit("ct-apply", step) }
 	for _, r := range j.Remove {
 		next()
 		if ok, err := ct.linkIs(root, r.Path, r.Old); err != nil {
@@ -199,7 +201,7 @@ func (ct *CT) unlinkAt(root int, p string) error {
 
 // parent opens the directory of p inside the container's tree.
 func (ct *CT) parent(root int, p string, create bool) (int, string, error) {
-	return parentInRoot(root, p, create)
+	return tree.ParentInRoot(root, p, create)
 }
 
 // add creates one planned entry unless the container has something
@@ -239,7 +241,7 @@ func (ct *CT) add(root int, e planEntry, rep *Report) error {
 			return nil // the container's symlink or device stays
 		}
 	}
-	if err := createEntry(root, dirfd, name, &e.Entry, e.Value); err != nil {
+	if err := tree.Create(root, dirfd, name, &e.Entry, e.Value); err != nil {
 		if e.Type == 'h' {
 			rep.Changed = append(rep.Changed, e.Path)
 		}
@@ -249,5 +251,5 @@ func (ct *CT) add(root int, e planEntry, rep *Report) error {
 	if e.Type == 'h' {
 		return nil
 	}
-	return entryMeta(dirfd, name, &e.Entry)
+	return tree.Meta(dirfd, name, &e.Entry)
 }

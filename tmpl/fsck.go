@@ -10,6 +10,7 @@ import (
 
 	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/internal/linkattr"
+	"github.com/ezfs/ezfs/tmpl/btrfs"
 	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
@@ -43,7 +44,7 @@ func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
 				continue
 			}
 			d := filepath.Join(parent, e.Name())
-			fixed := repair && removeTree(parent, e.Name()) == nil
+			fixed := repair && btrfs.RemoveTree(parent, e.Name()) == nil
 			add(d, "staging left by an interrupted create or destroy", "removed", fixed)
 		}
 	}

@@ -11,7 +11,9 @@ import (
 	"sync"
 
 	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/btrfs"
 	"github.com/ezfs/ezfs/tmpl/deb822"
+	"github.com/ezfs/ezfs/tmpl/internal/dirs"
 	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
@@ -63,7 +65,7 @@ func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*repo.Packag
 	bar.Done()
 	var created []string
 	if len(staged) > 0 {
-		if err := syncFS(j.archDir); err != nil {
+		if err := dirs.SyncFS(j.archDir); err != nil {
 			return nil, nil, fmt.Errorf("sync the template area: %w", err)
 		}
 	}
@@ -82,7 +84,7 @@ func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*repo.Packag
 		created = append(created, final)
 	}
 	if len(created) > 0 {
-		syncDir(j.archDir)
+		dirs.Sync(j.archDir)
 	}
 	out := make([]*repo.Installed, 0, len(pkgs))
 	for _, p := range pkgs {
@@ -165,14 +167,14 @@ func (j *job) unpack(m Manager, p *repo.Package) (string, error) {
 	defer unix.Close(archfd)
 	name := fmt.Sprintf(".new-%s-%d", key, os.Getpid())
 	tmp := filepath.Join(j.archDir, name)
-	removeTree(j.archDir, name)
+	btrfs.RemoveTree(j.archDir, name)
 	if err := unix.Mkdirat(archfd, name, 0o755); err != nil {
 		return "", &os.PathError{Op: "mkdir", Path: tmp, Err: err}
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			removeTree(j.archDir, name)
+			btrfs.RemoveTree(j.archDir, name)
 		}
 	}()
 	fd, err := unix.Openat(archfd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ezfs/ezfs/tmpl/btrfs"
 )
 
 // Config is where a node keeps its templates and containers: the vz.conf
@@ -82,3 +84,22 @@ func (c *Config) Private(ctid string) string { return expandVEID(c.VEPrivate, ct
 
 // Root is where container ctid is mounted.
 func (c *Config) Root(ctid string) string { return expandVEID(c.VERoot, ctid) }
+
+// SeedDir is the directory where the btrfs seeds of the private areas
+// live (beside them), or "" when VE_PRIVATE does not keep them in one
+// directory.
+func (c *Config) SeedDir() string {
+	a, b := filepath.Dir(c.Private("a")), filepath.Dir(c.Private("b"))
+	if a != b {
+		return ""
+	}
+	return a
+}
+
+// DropSeeds deletes the seeds of template's cache; call it when the
+// cache is rebuilt or removed.
+func DropSeeds(cfg *Config, template string) {
+	if p := cfg.SeedDir(); p != "" {
+		btrfs.DropSeeds(p, strings.TrimPrefix(template, "."), "")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sys/unix"
 )
@@ -77,7 +78,7 @@ func newLogFlusher(root int) *logFlusher {
 			dir := l.dir
 			l.mu.Unlock()
 			// Errors are met again by the final sync.
-			if fd, err := openBeneath(l.root, dir, unix.O_RDONLY|unix.O_DIRECTORY); err == nil {
+			if fd, err := atfile.OpenBeneath(l.root, dir, unix.O_RDONLY|unix.O_DIRECTORY); err == nil {
 				unix.Fsync(fd)
 				unix.Close(fd)
 			}

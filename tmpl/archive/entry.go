@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,7 +42,7 @@ func (d *dirFDs) parent(p string) (int, string, error) {
 	if fd, ok := d.fds[dir]; ok {
 		return fd, name, nil
 	}
-	fd, err := openBeneath(d.root, dir, unix.O_PATH|unix.O_DIRECTORY)
+	fd, err := atfile.OpenBeneath(d.root, dir, unix.O_PATH|unix.O_DIRECTORY)
 	if errors.Is(err, unix.ENOENT) {
 		pfd, pname, perr := d.parent(dir)
 		if perr != nil {
@@ -50,7 +51,7 @@ func (d *dirFDs) parent(p string) (int, string, error) {
 		if merr := unix.Mkdirat(pfd, pname, 0o755); merr != nil && merr != unix.EEXIST {
 			return -1, "", merr
 		}
-		fd, err = openBeneath(d.root, dir, unix.O_PATH|unix.O_DIRECTORY)
+		fd, err = atfile.OpenBeneath(d.root, dir, unix.O_PATH|unix.O_DIRECTORY)
 	}
 	if err != nil {
 		return -1, "", fmt.Errorf("%w: parent of %q: %v", ErrUnsafe, p, err)
@@ -81,7 +82,7 @@ func writeEntry(dirs *dirFDs, e *Entry, r io.Reader, buf []byte, xattrs map[stri
 		if e.UID == 0 && e.GID == 0 {
 			mode = e.Mode
 		}
-		fd, err = openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, mode)
+		fd, err = atfile.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, mode)
 		if err != nil {
 			return err
 		}
@@ -134,7 +135,7 @@ func setDirMeta(root int, e *Entry, xattrs map[string]string, ownerMode bool) er
 	if !ownerMode && len(xattrs) == 0 {
 		flags = unix.O_PATH | unix.O_DIRECTORY // enough for utimensat
 	}
-	fd, err := openBeneath(root, e.Path, flags)
+	fd, err := atfile.OpenBeneath(root, e.Path, flags)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnsafe, err)
 	}

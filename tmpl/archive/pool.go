@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/internal/xattrat"
 	"golang.org/x/sys/unix"
 )
@@ -109,7 +110,7 @@ func createEmpty(dirfd int, name string, e *Entry, xattrs map[string]string) err
 	if owned {
 		mode = 0o600 // until the owner is set: a chown clears set-id bits
 	}
-	if err := mknodat(dirfd, name, unix.S_IFREG|mode); err != nil {
+	if err := atfile.Mknodat(dirfd, name, unix.S_IFREG|mode, 0); err != nil {
 		return err
 	}
 	e.SHA256 = emptySHA256

@@ -1,4 +1,8 @@
-package tmpl
+// Package btrfs makes and removes btrfs subvolumes and snapshots, and
+// keeps the seeds containers are snapshotted from: a cache unpacked once
+// into a read-only subvolume beside the private areas. Everything takes
+// the parent directory as an fd and a name in it.
+package btrfs
 
 import (
 	"fmt"
@@ -32,18 +36,18 @@ type btrfsVolArgsV2 struct {
 	name    [4040]byte
 }
 
-// onBtrfs reports whether the directory open at fd is on btrfs.
-func onBtrfs(fd int) bool {
+// OnBtrfs reports whether the directory open at fd is on btrfs.
+func OnBtrfs(fd int) bool {
 	var st unix.Statfs_t
 	return unix.Fstatfs(fd, &st) == nil && st.Type == unix.BTRFS_SUPER_MAGIC
 }
 
-// isSubvolume reports whether name in dirfd is the root of a btrfs
+// IsSubvolume reports whether name in dirfd is the root of a btrfs
 // subvolume.
-func isSubvolume(dirfd int, name string) bool {
+func IsSubvolume(dirfd int, name string) bool {
 	var st unix.Stat_t
 	return unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
-		st.Ino == btrfsFirstFreeObjectID && onBtrfs(dirfd)
+		st.Ino == btrfsFirstFreeObjectID && OnBtrfs(dirfd)
 }
 
 func btrfsIoctl(fd int, req uintptr, arg unsafe.Pointer) error {
@@ -66,8 +70,8 @@ func volName(dst []byte, name string) error {
 	return nil
 }
 
-// createSubvolume makes an empty subvolume name in dirfd.
-func createSubvolume(dirfd int, name string) error {
+// CreateSubvolume makes an empty subvolume name in dirfd.
+func CreateSubvolume(dirfd int, name string) error {
 	var a btrfsVolArgs
 	if err := volName(a.name[:], name); err != nil {
 		return err
@@ -78,23 +82,23 @@ func createSubvolume(dirfd int, name string) error {
 	return nil
 }
 
-// snapshot makes name in dirfd a writable snapshot of the subvolume open
+// Snapshot makes name in dirfd a writable Snapshot of the subvolume open
 // at src. The kernel commits the transaction before it returns, so the
-// snapshot is on disk whole.
-func snapshot(src, dirfd int, name string) error {
+// Snapshot is on disk whole.
+func Snapshot(src, dirfd int, name string) error {
 	var a btrfsVolArgsV2
 	a.fd = int64(src)
 	if err := volName(a.name[:], name); err != nil {
 		return err
 	}
 	if err := btrfsIoctl(dirfd, btrfsIocSnapCreateV2, unsafe.Pointer(&a)); err != nil {
-		return fmt.Errorf("btrfs snapshot %s: %w", name, err)
+		return fmt.Errorf("btrfs Snapshot %s: %w", name, err)
 	}
 	return nil
 }
 
-// setReadOnly makes the subvolume open at fd read-only.
-func setReadOnly(fd int) error {
+// SetReadOnly makes the subvolume open at fd read-only.
+func SetReadOnly(fd int) error {
 	flags := uint64(btrfsSubvolRdonly)
 	if err := btrfsIoctl(fd, btrfsIocSubvolSetflags, unsafe.Pointer(&flags)); err != nil {
 		return fmt.Errorf("btrfs subvolume set read-only: %w", err)
@@ -102,9 +106,9 @@ func setReadOnly(fd int) error {
 	return nil
 }
 
-// deleteSubvolume removes the subvolume name in dirfd with everything
+// DeleteSubvolume removes the subvolume name in dirfd with everything
 // in it at once; the filesystem frees its blocks in the background.
-func deleteSubvolume(dirfd int, name string) error {
+func DeleteSubvolume(dirfd int, name string) error {
 	var a btrfsVolArgs
 	if err := volName(a.name[:], name); err != nil {
 		return err

@@ -1,4 +1,4 @@
-package tmpl
+package tree
 
 import (
 	"os"
@@ -18,7 +18,7 @@ func TestParentInRootMissing(t *testing.T) {
 	}
 	defer unix.Close(fd)
 	before := openFDs(t)
-	dfd, name, err := parentInRoot(fd, "a/b/file", true)
+	dfd, name, err := ParentInRoot(fd, "a/b/file", true)
 	if err != nil {
 		t.Fatal(err)
 	}

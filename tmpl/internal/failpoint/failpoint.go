@@ -1,4 +1,6 @@
-package tmpl
+// Package failpoint ends the process at a named step when a test asks
+// for it, so that crash recovery can be tested at exact places.
+package failpoint
 
 import (
 	"os"
@@ -6,11 +8,11 @@ import (
 	"strings"
 )
 
-// failpoint ends the process abruptly, as SIGKILL would, when
+// Hit ends the process abruptly, as SIGKILL would, when
 // EZFS_FAILPOINT names this point and the step count: "ct-apply:3" dies
 // at the third step of applying a container journal. Tests use it to
 // interrupt an operation at an exact place; unset, it costs a lookup.
-func failpoint(name string, step int) {
+func Hit(name string, step int) {
 	fp := os.Getenv("EZFS_FAILPOINT")
 	if fp == "" {
 		return

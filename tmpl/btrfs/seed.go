@@ -1,4 +1,4 @@
-package tmpl
+package btrfs
 
 import (
 	"errors"
@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/internal/failpoint"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,16 +24,6 @@ import (
 
 const seedPrefix = ".seed-"
 
-// seedParent is the directory where the seeds of cfg's private areas
-// live, or "" when VE_PRIVATE does not keep them in one directory.
-func seedParent(cfg *Config) string {
-	a, b := filepath.Dir(cfg.Private("a")), filepath.Dir(cfg.Private("b"))
-	if a != b {
-		return ""
-	}
-	return a
-}
-
 // seedName names the seed of cache by the cache file's identity: a
 // rebuilt cache gets a new seed.
 func seedName(template, cache string) (string, error) {
@@ -44,41 +36,39 @@ func seedName(template, cache string) (string, error) {
 	return fmt.Sprintf("%s%s@%016x", seedPrefix, template, h.Sum64()), nil
 }
 
-// snapshotCache makes stage (a name in parent) a snapshot of the seed of
-// template's cache, building the seed first if it is missing. It
-// reports false, having made nothing, when parent is not on btrfs or
-// the kernel refuses snapshots; the caller then unpacks the cache.
-func snapshotCache(cfg *Config, template, cache, parent, stage string, rep Reporter) (bool, error) {
-	if seedParent(cfg) != parent {
-		return false, nil
-	}
+// SnapshotSeed makes stage (a name in parent, the directory of the
+// private areas) a snapshot of the seed of template's cache, building the
+// seed first if it is missing; step reports progress. It reports false,
+// having made nothing, when parent is not on btrfs or the kernel refuses
+// snapshots; the caller then unpacks the cache.
+func SnapshotSeed(template, cache, parent, stage string, step func(format string, args ...any)) (bool, error) {
 	pfd, err := unix.Open(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false, err
 	}
 	defer unix.Close(pfd)
-	if !onBtrfs(pfd) {
+	if !OnBtrfs(pfd) {
 		return false, nil
 	}
 	name, err := seedName(template, cache)
 	if err != nil {
 		return false, err
 	}
-	seed, err := openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	seed, err := atfile.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if errors.Is(err, unix.ENOENT) {
-		rep.Step("unpacking the cache of %s once into %s (btrfs: containers are snapshots of it)", template, filepath.Join(parent, name))
+		step("unpacking the cache of %s once into %s (btrfs: containers are snapshots of it)", template, filepath.Join(parent, name))
 		if err := buildSeed(pfd, parent, name, cache); err != nil {
 			return false, err
 		}
-		dropSeeds(parent, template, name)
-		seed, err = openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		DropSeeds(parent, template, name)
+		seed, err = atfile.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	}
 	if err != nil {
 		return false, fmt.Errorf("seed %s: %w", filepath.Join(parent, name), err)
 	}
 	defer unix.Close(seed)
-	if err := snapshot(seed, pfd, stage); err != nil {
-		rep.Step("%v: unpacking the cache instead", err)
+	if err := Snapshot(seed, pfd, stage); err != nil {
+		step("%v: unpacking the cache instead", err)
 		return false, nil
 	}
 	return true, nil
@@ -90,30 +80,30 @@ func snapshotCache(cfg *Config, template, cache, parent, stage string, rep Repor
 // own.
 func buildSeed(pfd int, parent, name, cache string) error {
 	tmp := fmt.Sprintf("%s.tmp-%d", name, os.Getpid())
-	removeTree(parent, tmp)
-	if err := createSubvolume(pfd, tmp); err != nil {
+	RemoveTree(parent, tmp)
+	if err := CreateSubvolume(pfd, tmp); err != nil {
 		return err
 	}
 	// Containers are snapshots of the seed and get its mode: closed.
 	if err := unix.Fchmodat(pfd, tmp, 0o700, 0); err != nil {
-		removeTree(parent, tmp)
+		RemoveTree(parent, tmp)
 		return err
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			removeTree(parent, tmp)
+			RemoveTree(parent, tmp)
 		}
 	}()
 	if err := archive.ExtractCache(cache, filepath.Join(parent, tmp)); err != nil {
 		return err
 	}
-	failpoint("seed", 1)
-	fd, err := openat(pfd, tmp, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	failpoint.Hit("seed", 1)
+	fd, err := atfile.Openat(pfd, tmp, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return err
 	}
-	err = setReadOnly(fd)
+	err = SetReadOnly(fd)
 	unix.Close(fd)
 	if err != nil {
 		return err
@@ -129,9 +119,9 @@ func buildSeed(pfd int, parent, name, cache string) error {
 	return unix.Fsync(pfd)
 }
 
-// dropSeeds deletes template's seeds in parent but keep (and debris of
+// DropSeeds deletes template's seeds in parent but keep (and debris of
 // interrupted builds that are not in progress).
-func dropSeeds(parent, template, keep string) {
+func DropSeeds(parent, template, keep string) {
 	entries, _ := os.ReadDir(parent)
 	for _, e := range entries {
 		n := e.Name()
@@ -142,7 +132,7 @@ func dropSeeds(parent, template, keep string) {
 		if _, pid, tmp := strings.Cut(rest, ".tmp-"); tmp && processAlive(pid) {
 			continue
 		}
-		removeTree(parent, n)
+		RemoveTree(parent, n)
 	}
 }
 
@@ -154,17 +144,9 @@ func processAlive(pid string) bool {
 	return unix.Kill(n, 0) != unix.ESRCH
 }
 
-// DropSeeds deletes the seeds of template's cache; call it when the
-// cache is rebuilt or removed.
-func DropSeeds(cfg *Config, template string) {
-	if p := seedParent(cfg); p != "" {
-		dropSeeds(p, strings.TrimPrefix(template, "."), "")
-	}
-}
-
-// removeTree removes name in parent and everything below it: a btrfs
+// RemoveTree removes name in parent and everything below it: a btrfs
 // subvolume at once, anything else file by file.
-func removeTree(parent, name string) error {
+func RemoveTree(parent, name string) error {
 	pfd, err := unix.Open(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -173,7 +155,7 @@ func removeTree(parent, name string) error {
 		return err
 	}
 	defer unix.Close(pfd)
-	if isSubvolume(pfd, name) && deleteSubvolume(pfd, name) == nil {
+	if IsSubvolume(pfd, name) && DeleteSubvolume(pfd, name) == nil {
 		return nil
 	}
 	return os.RemoveAll(filepath.Join(parent, name))
