@@ -15,6 +15,7 @@ import (
 	"github.com/ezfs/ezfs/internal/mountinfo"
 	"github.com/ezfs/ezfs/mountd"
 	"github.com/ezfs/ezfs/tmpl"
+	container "github.com/ezfs/ezfs/tmpl/ct"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 )
@@ -31,7 +32,7 @@ var ctCommands = []*cli.Command{
 	{Name: "destroy", Usage: "remove a container (not while mounted)", ArgsUsage: "CTID", Action: runDestroy},
 }
 
-func openCT(c *cli.Context) (*tmpl.CT, error) {
+func openCT(c *cli.Context) (*container.CT, error) {
 	if c.NArg() < 1 {
 		return nil, fmt.Errorf("%s: want a CTID (see %s --help)", c.Command.HelpName, c.Command.HelpName)
 	}
@@ -43,7 +44,7 @@ func openCT(c *cli.Context) (*tmpl.CT, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.OpenCT(cfg, id)
+	return container.Open(a, cfg, id)
 }
 
 // isMounted reports whether the container's root is a live ezfs mount.
@@ -55,9 +56,9 @@ func isMounted(root string) bool {
 // ctOptions gives container operations a way into the container (its
 // mount, through mountd, for the while if it is not mounted) and the
 // invalidation of a mounted container's caches.
-func ctOptions(c *cli.Context, ct *tmpl.CT) tmpl.CTOptions {
+func ctOptions(c *cli.Context, ct *container.CT) container.Options {
 	root := ct.Cfg.Root(ct.ID)
-	opts := tmpl.CTOptions{Reporter: newReporter(), Mount: mountInProcess}
+	opts := container.Options{Reporter: newReporter(), Mount: mountInProcess}
 	opts.InContainer = func(fn func(string) error) error {
 		if isMounted(root) {
 			return fn(root)
@@ -116,7 +117,7 @@ func runCreate(c *cli.Context) error {
 		return err
 	}
 	start := time.Now()
-	ct, err := a.Create(c.Context, cfg, id, c.String("ostemplate"), tmpl.CTOptions{Reporter: newReporter(), Mount: mountInProcess})
+	ct, err := container.Create(c.Context, a, cfg, id, c.String("ostemplate"), container.Options{Reporter: newReporter(), Mount: mountInProcess})
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func runCreate(c *cli.Context) error {
 	return nil
 }
 
-func printReport(rep *tmpl.Report) {
+func printReport(rep *container.Report) {
 	if rep == nil {
 		return
 	}
@@ -209,7 +210,7 @@ func runStatus(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ups, err := ct.Status(c.Context, tmpl.CTOptions{})
+	ups, err := ct.Status(c.Context, container.Options{})
 	if err != nil {
 		return err
 	}
@@ -391,7 +392,7 @@ func runDestroy(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Destroy(cfg, id, isMounted(cfg.Root(id))); err != nil {
+	if err := container.Destroy(a, cfg, id, isMounted(cfg.Root(id))); err != nil {
 		return err
 	}
 	fmt.Printf("destroyed container %s\n", id)

@@ -146,7 +146,7 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 		return err
 	}
 	scripts := func(script string) error {
-		runs := withScript(append([]*Template{st.Base}, st.Layers...), script)
+		runs := WithScript(append([]*Template{st.Base}, st.Layers...), script)
 		if len(runs) == 0 {
 			return nil
 		}
@@ -168,7 +168,7 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 		return nil, err
 	}
 	rep.Step("laying out %d packages as link entries", len(installed))
-	db, hasDB := m.(packageDB)
+	db, hasDB := m.(PackageDB)
 	files, err := a.layout(filepath.Join(priv, "root"), installed, rep, db)
 	if err != nil {
 		return nil, err
@@ -186,7 +186,7 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 	for _, ip := range installed {
 		lines = append(lines, PkgLine{ip.Name, ip.Version, ip.Arch, osName})
 	}
-	if err = saveVZPackages(priv, lines); err != nil {
+	if err = SaveVZPackages(priv, lines); err != nil {
 		return nil, err
 	}
 	if err = scripts("post-cache"); err != nil {
@@ -202,7 +202,7 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 
 // layout builds the container tree of the packages and returns how many
 // link entries it made.
-func (a *Area) layout(root string, pkgs []*repo.Installed, rep Reporter, db packageDB) (int, error) {
+func (a *Area) layout(root string, pkgs []*repo.Installed, rep Reporter, db PackageDB) (int, error) {
 	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, err

@@ -1,8 +1,10 @@
 package tmpl
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -96,4 +98,16 @@ func ContainersUsing(cfg *Config, t *Template) []string {
 		}
 	}
 	return ids
+}
+
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// CheckCTID says what is wrong with a container id: every command that
+// takes one checks it first, as the id becomes a path element of
+// VE_PRIVATE and VE_ROOT ("../x" would name another directory).
+func CheckCTID(id string) error {
+	if !validID.MatchString(id) {
+		return fmt.Errorf("bad container id %q: letters, digits, _ . - (at most 64, starting with a letter or digit)", id)
+	}
+	return nil
 }

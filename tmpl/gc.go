@@ -23,7 +23,7 @@ func (a *Area) gcPackages(cfg *Config, base ID) ([]string, error) {
 		return nil, err
 	}
 	for _, ct := range cts {
-		lines, err := loadVZPackages(ct.Private)
+		lines, err := LoadVZPackages(ct.Private)
 		if err != nil {
 			return nil, err // unsure what it needs: remove nothing
 		}

@@ -86,11 +86,11 @@ func (j *job) sources(ctx context.Context, m Manager) ([]*repo.Source, error) {
 	return out, nil
 }
 
-// packageDB is a package manager with a package database in the
+// PackageDB is a package manager with a package database in the
 // container (dpkg's /var/lib/dpkg), which needs the container prepared
 // before packages are laid out, and its packages registered and
 // configured inside it afterwards.
-type packageDB interface {
+type PackageDB interface {
 	// PrepareRoot readies an empty container tree (the merged /usr
 	// symlinks of Debian).
 	PrepareRoot(rootfd int) error
@@ -114,8 +114,8 @@ func (j *job) index(ctx context.Context, m Manager) (*repo.Index, error) {
 	return m.LoadIndex(ctx, &repo.Fetch{Fetcher: j.fetch, PMDir: j.pmDir, Arch: j.arch, Step: j.rep.Step}, sources)
 }
 
-// withScript returns the templates that have the script, in order.
-func withScript(ts []*Template, script string) []*Template {
+// WithScript returns the templates that have the script, in order.
+func WithScript(ts []*Template, script string) []*Template {
 	var out []*Template
 	for _, t := range ts {
 		if _, ok := t.Scripts[script]; ok {
@@ -123,4 +123,46 @@ func withScript(ts []*Template, script string) []*Template {
 		}
 	}
 	return out
+}
+
+// Run is one run of the package manager of a template stack, for what
+// works on a container's packages: the index of the stack's
+// repositories, packages installed into the area, the container's
+// package database.
+type Run struct {
+	*job
+	m Manager
+}
+
+// NewRun starts a run for st; rep may be nil.
+func (a *Area) NewRun(st *Stack, rep Reporter) (*Run, error) {
+	m, err := managerFor(st.PackageManager())
+	if err != nil {
+		return nil, err
+	}
+	return &Run{job: a.newJob(st, rep), m: m}, nil
+}
+
+// Index reads the index of the stack's repositories (and mirrorlists).
+func (r *Run) Index(ctx context.Context) (*repo.Index, error) { return r.index(ctx, r.m) }
+
+// Ensure installs the packages missing from the area and returns them
+// all, in order, with the directories it created (for the caller to
+// remove if its larger operation fails).
+func (r *Run) Ensure(ctx context.Context, pkgs []*repo.Package) ([]*repo.Installed, []string, error) {
+	return r.ensurePackages(ctx, r.m, pkgs)
+}
+
+// Env is the stack's environment for scripts and package managers.
+func (r *Run) Env() []string { return r.env }
+
+// ArchDir is the stack's <os>/<ver>/<arch> directory, absolute: where its
+// packages are.
+func (r *Run) ArchDir() string { return r.archDir }
+
+// DB is the package manager's database in containers, or nil for one
+// that keeps none.
+func (r *Run) DB() PackageDB {
+	db, _ := r.m.(PackageDB)
+	return db
 }

@@ -47,7 +47,8 @@ func ReadVZPackages(r io.Reader, name string) ([]PkgLine, error) {
 	return out, sc.Err()
 }
 
-func loadVZPackages(private string) ([]PkgLine, error) {
+// LoadVZPackages reads the vzpackages of the private area private.
+func LoadVZPackages(private string) ([]PkgLine, error) {
 	f, err := os.OpenFile(filepath.Join(private, VZPackagesFile), os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
@@ -56,8 +57,8 @@ func loadVZPackages(private string) ([]PkgLine, error) {
 	return ReadVZPackages(f, filepath.Join(private, VZPackagesFile))
 }
 
-// saveVZPackages writes the list through a temporary file and a rename.
-func saveVZPackages(private string, lines []PkgLine) error {
+// SaveVZPackages writes the list through a temporary file and a rename.
+func SaveVZPackages(private string, lines []PkgLine) error {
 	lines = append([]PkgLine(nil), lines...)
 	sort.Slice(lines, func(i, j int) bool { return lines[i].Name < lines[j].Name })
 	var b bytes.Buffer

@@ -1,4 +1,4 @@
-package tmpl
+package ct
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/internal/linkattr"
+	"github.com/ezfs/ezfs/tmpl"
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"github.com/ezfs/ezfs/tmpl/internal/failpoint"
 	"github.com/ezfs/ezfs/tmpl/internal/tree"
@@ -26,12 +27,12 @@ import (
 const journalFile = "templates/.journal"
 
 type journal struct {
-	Op       string      `json:"op"`
-	Add      []planEntry `json:"add,omitempty"`    // create, unless present
-	Relink   []relink    `json:"relink,omitempty"` // set a new link value where the old one is
-	Remove   []relink    `json:"remove,omitempty"` // delete where the old value is (New unused)
-	Packages []PkgLine   `json:"packages"`         // the vzpackages after the operation
-	Apps     []string    `json:"apps"`             // TEMPLATES after the operation
+	Op       string         `json:"op"`
+	Add      []planEntry    `json:"add,omitempty"`    // create, unless present
+	Relink   []relink       `json:"relink,omitempty"` // set a new link value where the old one is
+	Remove   []relink       `json:"remove,omitempty"` // delete where the old value is (New unused)
+	Packages []tmpl.PkgLine `json:"packages"`         // the vzpackages after the operation
+	Apps     []string       `json:"apps"`             // TEMPLATES after the operation
 }
 
 // planEntry is one path a package brings into a container.
@@ -133,7 +134,7 @@ func (ct *CT) apply(j *journal) (*Report, error) {
 			return nil, err
 		}
 	}
-	if err := saveVZPackages(ct.Private, j.Packages); err != nil {
+	if err := tmpl.SaveVZPackages(ct.Private, j.Packages); err != nil {
 		return nil, err
 	}
 	if err := ct.saveApps(j.Apps); err != nil {

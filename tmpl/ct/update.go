@@ -1,4 +1,4 @@
-package tmpl
+package ct
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ezfs/ezfs/tmpl"
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"github.com/ezfs/ezfs/tmpl/repo"
 )
@@ -25,7 +26,7 @@ type updatePlan struct {
 
 // planUpdates finds the newer versions of the container's packages (of
 // the templates in only, or all) in the repositories of st.
-func (ct *CT) planUpdates(ctx context.Context, st *Stack, only []string, opts CTOptions) (*updatePlan, error) {
+func (ct *CT) planUpdates(ctx context.Context, st *tmpl.Stack, only []string, opts Options) (*updatePlan, error) {
 	ps, err := ct.loadPkgState(ctx, st, opts)
 	if err != nil {
 		return nil, err
@@ -60,7 +61,7 @@ func (ct *CT) planUpdates(ctx context.Context, st *Stack, only []string, opts CT
 }
 
 // Status lists the updates the container's templates offer.
-func (ct *CT) Status(ctx context.Context, opts CTOptions) ([]Update, error) {
+func (ct *CT) Status(ctx context.Context, opts Options) ([]Update, error) {
 	st, err := ct.stack()
 	if err != nil {
 		return nil, err
@@ -77,7 +78,7 @@ func (ct *CT) Status(ctx context.Context, opts CTOptions) ([]Update, error) {
 // old version are relinked, files the container changed are kept with
 // the new version beside them as FILE.ezfs-new, new files are linked,
 // dropped ones removed where untouched.
-func (ct *CT) Update(ctx context.Context, only []string, opts CTOptions) ([]Update, *Report, error) {
+func (ct *CT) Update(ctx context.Context, only []string, opts Options) ([]Update, *Report, error) {
 	st, _, unlock, err := ct.begin()
 	if err != nil {
 		return nil, nil, err
@@ -90,19 +91,19 @@ func (ct *CT) Update(ctx context.Context, only []string, opts CTOptions) ([]Upda
 	if err != nil || len(plan.ups) == 0 {
 		return nil, nil, err
 	}
-	ups, j := plan.ups, plan.job
-	affected := []*Template{}
-	for _, t := range st.all() {
+	ups, run := plan.ups, plan.run
+	affected := []*tmpl.Template{}
+	for _, t := range append([]*tmpl.Template{st.Base}, st.Layers...) {
 		for _, u := range ups {
 			if u.Template == t.Name() && !slices.Contains(affected, t) {
 				affected = append(affected, t)
 			}
 		}
 	}
-	if err := ct.runScripts(ctx, affected, "pre-upgrade", j.env, opts); err != nil {
+	if err := ct.runScripts(ctx, affected, "pre-upgrade", run.Env(), opts); err != nil {
 		return nil, nil, err
 	}
-	installed, created, err := j.ensurePackages(ctx, plan.m, plan.pkgs)
+	installed, created, err := run.Ensure(ctx, plan.pkgs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -111,7 +112,7 @@ func (ct *CT) Update(ctx context.Context, only []string, opts CTOptions) ([]Upda
 	for _, l := range plan.lines {
 		owner[l.Name] = l.Template
 	}
-	newLines := []PkgLine{}
+	newLines := []tmpl.PkgLine{}
 	replaced := map[string]bool{}
 	for _, ip := range installed {
 		replaced[ip.Name] = true
@@ -125,7 +126,7 @@ func (ct *CT) Update(ctx context.Context, only []string, opts CTOptions) ([]Upda
 		if t == "" {
 			t = ups[0].Template
 		}
-		newLines = append(newLines, PkgLine{ip.Name, ip.Version, ip.Arch, t})
+		newLines = append(newLines, tmpl.PkgLine{Name: ip.Name, Version: ip.Version, Arch: ip.Arch, Template: t})
 	}
 	for _, l := range plan.lines {
 		if !replaced[l.Name] {
@@ -144,10 +145,10 @@ func (ct *CT) Update(ctx context.Context, only []string, opts CTOptions) ([]Upda
 		return nil, nil, fmt.Errorf("container %s: update stopped halfway (%v); the next ezctl command on it finishes it", ct.ID, err)
 	}
 	ct.invalidate(opts, rep)
-	if err := ct.configure(ctx, plan.m, installed, nil, j.env, opts); err != nil {
+	if err := ct.configure(ctx, run, installed, nil, run.Env(), opts); err != nil {
 		return ups, rep, err
 	}
-	if err := ct.runScripts(ctx, affected, "post-upgrade", j.env, opts); err != nil {
+	if err := ct.runScripts(ctx, affected, "post-upgrade", run.Env(), opts); err != nil {
 		return ups, rep, err
 	}
 	return ups, rep, nil
@@ -155,7 +156,7 @@ func (ct *CT) Update(ctx context.Context, only []string, opts CTOptions) ([]Upda
 
 // diff plans moving a container from one installed version of a package
 // to another.
-func (jr *journal) diff(area *Area, old, nw *repo.Installed) {
+func (jr *journal) diff(area *tmpl.Area, old, nw *repo.Installed) {
 	oldBy := map[string]*archive.Entry{}
 	for i := range old.Entries {
 		oldBy[old.Entries[i].Path] = &old.Entries[i]
@@ -167,18 +168,18 @@ func (jr *journal) diff(area *Area, old, nw *repo.Installed) {
 		o := oldBy[e.Path]
 		switch {
 		case o != nil && o.Type == 'f' && e.Type == 'f':
-			jr.Relink = append(jr.Relink, relink{Path: e.Path, Old: LinkValue(area, old, o), New: LinkValue(area, nw, e)})
+			jr.Relink = append(jr.Relink, relink{Path: e.Path, Old: tmpl.LinkValue(area, old, o), New: tmpl.LinkValue(area, nw, e)})
 		case o == nil:
 			pe := planEntry{Entry: *e}
 			if e.Type == 'f' {
-				pe.Value = LinkValue(area, nw, e)
+				pe.Value = tmpl.LinkValue(area, nw, e)
 			}
 			jr.Add = append(jr.Add, pe)
 		}
 	}
 	for _, o := range old.Entries {
 		if !seen[o.Path] && o.Type == 'f' {
-			jr.Remove = append(jr.Remove, relink{Path: o.Path, Old: LinkValue(area, old, &o)})
+			jr.Remove = append(jr.Remove, relink{Path: o.Path, Old: tmpl.LinkValue(area, old, &o)})
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package tmpl
+package ct
 
 import (
 	"bytes"
@@ -8,12 +8,13 @@ import (
 	"os/exec"
 
 	"github.com/ezfs/ezfs/internal/atfile"
+	"github.com/ezfs/ezfs/tmpl"
 	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
 // runScripts runs a script of each template inside the container.
-func (ct *CT) runScripts(ctx context.Context, ts []*Template, script string, env []string, opts CTOptions) error {
-	runs := withScript(ts, script)
+func (ct *CT) runScripts(ctx context.Context, ts []*tmpl.Template, script string, env []string, opts Options) error {
+	runs := tmpl.WithScript(ts, script)
 	if len(runs) == 0 {
 		return nil
 	}
@@ -32,7 +33,7 @@ func (ct *CT) runScripts(ctx context.Context, ts []*Template, script string, env
 
 // runInContainer copies a template script into the mounted container and
 // runs it there in a chroot, with the environment.
-func runInContainer(ctx context.Context, root, ctid string, t *Template, script string, env []string) error {
+func runInContainer(ctx context.Context, root, ctid string, t *tmpl.Template, script string, env []string) error {
 	data, err := os.ReadFile(t.Scripts[script])
 	if err != nil {
 		return err
@@ -64,7 +65,7 @@ func runInContainer(ctx context.Context, root, ctid string, t *Template, script 
 	return nil
 }
 
-func (ct *CT) invalidate(opts CTOptions, rep *Report) {
+func (ct *CT) invalidate(opts Options, rep *Report) {
 	if opts.Invalidate != nil && rep != nil && len(rep.Changed) > 0 {
 		paths := append([]string(nil), rep.Changed...)
 		for _, k := range rep.New {

@@ -1,11 +1,13 @@
-package tmpl
+package ct
 
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/ezfs/ezfs/tmpl"
 	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
@@ -13,19 +15,19 @@ import (
 // entries of their packages (files the container changed are kept and
 // reported), their records; pre-remove and post-remove run inside.
 // Packages another package of the container still needs stay.
-func (ct *CT) Remove(ctx context.Context, names []string, opts CTOptions) (*Report, error) {
+func (ct *CT) Remove(ctx context.Context, names []string, opts Options) (*Report, error) {
 	st, _, unlock, err := ct.begin()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	var removing []*Template
+	var removing []*tmpl.Template
 	for _, n := range names {
 		n = strings.TrimPrefix(n, ".")
 		if n == ct.OSTemplate || n == st.Base.Name() {
 			return nil, fmt.Errorf("%s is the OS template of container %s; an OS template cannot be removed from a container", n, ct.ID)
 		}
-		var found *Template
+		var found *tmpl.Template
 		for _, t := range st.Layers {
 			if t.Name() == n && !t.IsOS() {
 				found = t
@@ -37,7 +39,7 @@ func (ct *CT) Remove(ctx context.Context, names []string, opts CTOptions) (*Repo
 		removing = append(removing, found)
 	}
 	gone := namesOf(removing)
-	lines, inst, err := ct.installedPackages(ct.Area.newJob(st, nil).archDir)
+	lines, inst, err := ct.installedPackages(filepath.Join(ct.Area.Root, st.Base.ArchDir()))
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +67,7 @@ func (ct *CT) Remove(ctx context.Context, names []string, opts CTOptions) (*Repo
 		dropped = append(dropped, l.Name)
 		for i := range ip.Entries {
 			if e := &ip.Entries[i]; e.Type == 'f' {
-				jr.Remove = append(jr.Remove, relink{Path: e.Path, Old: LinkValue(ct.Area, ip, e)})
+				jr.Remove = append(jr.Remove, relink{Path: e.Path, Old: tmpl.LinkValue(ct.Area, ip, e)})
 			}
 		}
 	}
@@ -77,8 +79,8 @@ func (ct *CT) Remove(ctx context.Context, names []string, opts CTOptions) (*Repo
 		return nil, fmt.Errorf("container %s: remove stopped halfway (%v); the next ezctl command on it finishes it", ct.ID, err)
 	}
 	ct.invalidate(opts, rep)
-	if m, err := managerFor(st.PackageManager()); err == nil {
-		if err := ct.configure(ctx, m, nil, dropped, st.Environment(), opts); err != nil {
+	if run, err := ct.Area.NewRun(st, opts.Reporter); err == nil {
+		if err := ct.configure(ctx, run, nil, dropped, st.Environment(), opts); err != nil {
 			return rep, err
 		}
 	}
@@ -90,7 +92,7 @@ func (ct *CT) Remove(ctx context.Context, names []string, opts CTOptions) (*Repo
 
 // neededBy returns the template of a package that stays and depends on
 // name, or "".
-func neededBy(name string, lines []PkgLine, inst map[string]*repo.Installed, gone []string) string {
+func neededBy(name string, lines []tmpl.PkgLine, inst map[string]*repo.Installed, gone []string) string {
 	for _, l := range lines {
 		if slices.Contains(gone, l.Template) || l.Name == name {
 			continue

@@ -1,4 +1,4 @@
-package tmpl
+package ct
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/ezfs/ezfs/tmpl"
 	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
@@ -13,13 +14,13 @@ import (
 // are installed in the area where missing (shared by every container),
 // their files linked in, the records updated, and pre-install and
 // post-install run inside.
-func (ct *CT) Install(ctx context.Context, names []string, opts CTOptions) (rep *Report, err error) {
+func (ct *CT) Install(ctx context.Context, names []string, opts Options) (rep *Report, err error) {
 	st, recovered, unlock, err := ct.begin()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	var adding []*Template
+	var adding []*tmpl.Template
 	for _, n := range names {
 		t, err := ct.Area.FindApp(st.Base.ID, n)
 		if err != nil {
@@ -63,17 +64,16 @@ func (ct *CT) Install(ctx context.Context, names []string, opts CTOptions) (rep 
 			owner[p.Name] = t.Name()
 		}
 	}
-	j := ps.job
-	if err := ct.runScripts(ctx, adding, "pre-install", j.env, opts); err != nil {
+	if err := ct.runScripts(ctx, adding, "pre-install", ps.run.Env(), opts); err != nil {
 		return nil, err
 	}
-	installed, created, err := j.ensurePackages(ctx, ps.m, r.Chosen())
+	installed, created, err := ps.run.Ensure(ctx, r.Chosen())
 	if err != nil {
 		return nil, err
 	}
 	jr := &journal{Op: "install", Add: planAdd(ct.Area, installed), Packages: ps.lines}
 	for _, ip := range installed {
-		jr.Packages = append(jr.Packages, PkgLine{ip.Name, ip.Version, ip.Arch, owner[ip.Name]})
+		jr.Packages = append(jr.Packages, tmpl.PkgLine{Name: ip.Name, Version: ip.Version, Arch: ip.Arch, Template: owner[ip.Name]})
 	}
 	jr.Apps = append(append([]string(nil), ct.Apps...), namesOf(adding)...)
 	if err := ct.writeJournal(jr); err != nil {
@@ -87,10 +87,10 @@ func (ct *CT) Install(ctx context.Context, names []string, opts CTOptions) (rep 
 		return nil, fmt.Errorf("container %s: install stopped halfway (%v); the next ezctl command on it finishes it", ct.ID, err)
 	}
 	ct.invalidate(opts, rep)
-	if err := ct.configure(ctx, ps.m, installed, nil, j.env, opts); err != nil {
+	if err := ct.configure(ctx, ps.run, installed, nil, ps.run.Env(), opts); err != nil {
 		return rep, err
 	}
-	if err := ct.runScripts(ctx, adding, "post-install", j.env, opts); err != nil {
+	if err := ct.runScripts(ctx, adding, "post-install", ps.run.Env(), opts); err != nil {
 		return rep, err
 	}
 	return rep, nil

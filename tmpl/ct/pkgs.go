@@ -1,46 +1,45 @@
-package tmpl
+package ct
 
 import (
 	"context"
 	"fmt"
 	"path/filepath"
 
+	"github.com/ezfs/ezfs/tmpl"
 	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
 // pkgState is what an operation on a container's packages starts from:
-// the package manager run for its stack, its vzpackages, the packages
+// the package manager run of its stack, its vzpackages, the packages
 // they name as the area has them, and its repositories' index.
 type pkgState struct {
-	job   *job
-	m     Manager
-	lines []PkgLine
+	run   *tmpl.Run
+	lines []tmpl.PkgLine
 	inst  map[string]*repo.Installed // by package name
 	ix    *repo.Index
 }
 
 // loadPkgState reads the container's packages and the index of st's
 // repositories.
-func (ct *CT) loadPkgState(ctx context.Context, st *Stack, opts CTOptions) (*pkgState, error) {
-	m, err := managerFor(st.PackageManager())
+func (ct *CT) loadPkgState(ctx context.Context, st *tmpl.Stack, opts Options) (*pkgState, error) {
+	run, err := ct.Area.NewRun(st, opts.Reporter)
 	if err != nil {
 		return nil, err
 	}
-	j := ct.Area.newJob(st, opts.Reporter)
-	lines, inst, err := ct.installedPackages(j.archDir)
+	lines, inst, err := ct.installedPackages(run.ArchDir())
 	if err != nil {
 		return nil, err
 	}
-	ix, err := j.index(ctx, m)
+	ix, err := run.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &pkgState{job: j, m: m, lines: lines, inst: inst, ix: ix}, nil
+	return &pkgState{run: run, lines: lines, inst: inst, ix: ix}, nil
 }
 
 // installedPackages loads the container's packages from the area.
-func (ct *CT) installedPackages(archDir string) ([]PkgLine, map[string]*repo.Installed, error) {
-	lines, err := loadVZPackages(ct.Private)
+func (ct *CT) installedPackages(archDir string) ([]tmpl.PkgLine, map[string]*repo.Installed, error) {
+	lines, err := tmpl.LoadVZPackages(ct.Private)
 	if err != nil {
 		return nil, nil, fmt.Errorf("container %s: %w", ct.ID, err)
 	}
@@ -71,13 +70,13 @@ func seeded(ix *repo.Index, inst map[string]*repo.Installed, skip func(string) b
 }
 
 // planAdd lists the entries packages bring into a container.
-func planAdd(area *Area, pkgs []*repo.Installed) []planEntry {
+func planAdd(area *tmpl.Area, pkgs []*repo.Installed) []planEntry {
 	var out []planEntry
 	for _, p := range pkgs {
 		for _, e := range p.Entries {
 			pe := planEntry{Entry: e}
 			if e.Type == 'f' {
-				pe.Value = LinkValue(area, p, &e)
+				pe.Value = tmpl.LinkValue(area, p, &e)
 			}
 			out = append(out, pe)
 		}
@@ -87,9 +86,9 @@ func planAdd(area *Area, pkgs []*repo.Installed) []planEntry {
 
 // configure registers packages in the container's package database and
 // configures them inside it, for package managers that have one.
-func (ct *CT) configure(ctx context.Context, m Manager, add []*repo.Installed, drop []string, env []string, opts CTOptions) error {
-	db, ok := m.(packageDB)
-	if !ok || len(add) == 0 && len(drop) == 0 {
+func (ct *CT) configure(ctx context.Context, run *tmpl.Run, add []*repo.Installed, drop []string, env []string, opts Options) error {
+	db := run.DB()
+	if db == nil || len(add) == 0 && len(drop) == 0 {
 		return nil
 	}
 	if opts.InContainer == nil {
@@ -111,7 +110,7 @@ func (ct *CT) configure(ctx context.Context, m Manager, add []*repo.Installed, d
 	})
 }
 
-func namesOf(ts []*Template) []string {
+func namesOf(ts []*tmpl.Template) []string {
 	var out []string
 	for _, t := range ts {
 		out = append(out, t.Name())

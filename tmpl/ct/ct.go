@@ -1,4 +1,4 @@
-package tmpl
+package ct
 
 import (
 	"bytes"
@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/ezfs/ezfs/internal/atfile"
+	"github.com/ezfs/ezfs/tmpl"
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"github.com/ezfs/ezfs/tmpl/btrfs"
 	"github.com/ezfs/ezfs/tmpl/internal/dirs"
@@ -21,8 +21,8 @@ import (
 
 // CT is a container's private area, opened for a command.
 type CT struct {
-	Area       *Area
-	Cfg        *Config
+	Area       *tmpl.Area
+	Cfg        *tmpl.Config
 	ID         string
 	Private    string // VE_PRIVATE
 	Root       string // VE_PRIVATE/root, the container's tree
@@ -30,10 +30,10 @@ type CT struct {
 	Apps       []string
 }
 
-// CTOptions is what container operations need from the command line.
-type CTOptions struct {
-	Reporter Reporter
-	Mount    MountFunc // for a cache that has to be created first
+// Options is what container operations need from the command line.
+type Options struct {
+	Reporter tmpl.Reporter
+	Mount    tmpl.MountFunc // for a cache that has to be created first
 	// InContainer runs fn with the container's root mounted (mounting it
 	// for the while if it is not).
 	InContainer func(fn func(root string) error) error
@@ -49,27 +49,15 @@ var (
 	ErrContainerBusy   = errors.New("container busy")
 )
 
-var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
-// CheckCTID says what is wrong with a container id: every command that
-// takes one checks it first, as the id becomes a path element of
-// VE_PRIVATE and VE_ROOT ("../x" would name another directory).
-func CheckCTID(id string) error {
-	if !validID.MatchString(id) {
-		return fmt.Errorf("bad container id %q: letters, digits, _ . - (at most 64, starting with a letter or digit)", id)
-	}
-	return nil
-}
-
-// OpenCT opens container id.
-func (a *Area) OpenCT(cfg *Config, id string) (*CT, error) {
-	if err := CheckCTID(id); err != nil {
+// Open opens container id of the area a.
+func Open(a *tmpl.Area, cfg *tmpl.Config, id string) (*CT, error) {
+	if err := tmpl.CheckCTID(id); err != nil {
 		return nil, err
 	}
-	c, err := LoadContainer(cfg, id)
+	c, err := tmpl.LoadContainer(cfg, id)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s (no %s in %s); create it with: ezctl create %s --ostemplate NAME",
-			ErrNoContainer, id, VEConfFile, cfg.Private(id), id)
+			ErrNoContainer, id, tmpl.VEConfFile, cfg.Private(id), id)
 	}
 	// A private area holds the container's setuid programs and device
 	// nodes: closed to host users (an area made by an older version may
@@ -105,12 +93,12 @@ func (ct *CT) lock() (func(), error) {
 // saveApps rewrites ve.conf with TEMPLATES set to apps, keeping every
 // other variable.
 func (ct *CT) saveApps(apps []string) error {
-	p := filepath.Join(ct.Private, VEConfFile)
+	p := filepath.Join(ct.Private, tmpl.VEConfFile)
 	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}
-	vars, order, err := ParseShellVars(f, p)
+	vars, order, err := tmpl.ParseShellVars(f, p)
 	f.Close()
 	if err != nil {
 		return err
@@ -125,7 +113,7 @@ func (ct *CT) saveApps(apps []string) error {
 	vars["TEMPLATES"] = dotted
 	var b bytes.Buffer
 	for _, k := range order {
-		b.WriteString(FormatShellVar(k, vars[k]) + "\n")
+		b.WriteString(tmpl.FormatShellVar(k, vars[k]) + "\n")
 	}
 	if err := atfile.WriteFile(p, b.Bytes(), 0o644); err != nil {
 		return err
@@ -138,12 +126,12 @@ func (ct *CT) saveApps(apps []string) error {
 // the cache first if it is missing): the private area is unpacked beside
 // its place, or on btrfs snapshotted from the template's seed (seed.go),
 // and renamed in, so it exists whole or not at all.
-func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, opts CTOptions) (*CT, error) {
+func Create(ctx context.Context, a *tmpl.Area, cfg *tmpl.Config, id, ostemplate string, opts Options) (*CT, error) {
 	rep := opts.Reporter
 	if rep == nil {
-		rep = Quiet{}
+		rep = tmpl.Quiet{}
 	}
-	if err := CheckCTID(id); err != nil {
+	if err := tmpl.CheckCTID(id); err != nil {
 		return nil, err
 	}
 	private := cfg.Private(id)
@@ -163,7 +151,7 @@ func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, o
 	cache := a.CachePath(name)
 	if _, err := os.Stat(cache); err != nil {
 		rep.Step("no cache of %s yet: creating it", name)
-		if _, err := a.CreateCache(ctx, name, CacheOptions{Reporter: rep, Mount: opts.Mount}); err != nil {
+		if _, err := a.CreateCache(ctx, name, tmpl.CacheOptions{Reporter: rep, Mount: opts.Mount}); err != nil {
 			return nil, err
 		}
 	}
@@ -194,8 +182,8 @@ func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, o
 			return nil, err
 		}
 	}
-	conf := FormatShellVar("OSTEMPLATE", "."+name) + "\n" + FormatShellVar("TEMPLATES", "") + "\n"
-	if err := atfile.WriteFile(filepath.Join(stage, VEConfFile), []byte(conf), 0o644); err != nil {
+	conf := tmpl.FormatShellVar("OSTEMPLATE", "."+name) + "\n" + tmpl.FormatShellVar("TEMPLATES", "") + "\n"
+	if err := atfile.WriteFile(filepath.Join(stage, tmpl.VEConfFile), []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
 	if err := os.Chmod(stage, 0o700); err != nil {
@@ -208,12 +196,12 @@ func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, o
 	ok = true
 	dirs.Sync(filepath.Dir(private))
 	os.MkdirAll(cfg.Root(id), 0o755)
-	return a.OpenCT(cfg, id)
+	return Open(a, cfg, id)
 }
 
 // stack is the container's OS stack with its application templates (and
 // extra ones) on top.
-func (ct *CT) stack(extra ...*Template) (*Stack, error) {
+func (ct *CT) stack(extra ...*tmpl.Template) (*tmpl.Stack, error) {
 	st, err := ct.Area.Stack(ct.OSTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: its OS template: %w", ct.ID, err)
@@ -234,7 +222,7 @@ func (ct *CT) stack(extra ...*Template) (*Stack, error) {
 // the container's stack as it is after that. recovered is the report of
 // the finished operation, nil when there was none. Install, update and
 // remove all start here.
-func (ct *CT) begin() (st *Stack, recovered *Report, unlock func(), err error) {
+func (ct *CT) begin() (st *tmpl.Stack, recovered *Report, unlock func(), err error) {
 	unlock, err = ct.lock()
 	if err != nil {
 		return nil, nil, nil, err
@@ -250,8 +238,8 @@ func (ct *CT) begin() (st *Stack, recovered *Report, unlock func(), err error) {
 }
 
 // Destroy removes a container's private area; it must not be mounted.
-func (a *Area) Destroy(cfg *Config, id string, mounted bool) error {
-	ct, err := a.OpenCT(cfg, id)
+func Destroy(a *tmpl.Area, cfg *tmpl.Config, id string, mounted bool) error {
+	ct, err := Open(a, cfg, id)
 	if err != nil {
 		return err
 	}

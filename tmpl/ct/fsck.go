@@ -1,4 +1,4 @@
-package tmpl
+package ct
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/internal/linkattr"
+	"github.com/ezfs/ezfs/tmpl"
 	"github.com/ezfs/ezfs/tmpl/btrfs"
 	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
@@ -28,12 +29,12 @@ type Finding struct {
 // copy-ups (link entries holding bytes), link entries whose package is
 // gone, script leftovers. With repair it mends them; a mounted container
 // is only checked.
-func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
+func Fsck(a *tmpl.Area, cfg *tmpl.Config, id string, repair bool) ([]Finding, error) {
 	var out []Finding
 	add := func(path, problem, fix string, fixed bool) {
 		out = append(out, Finding{Path: path, Problem: problem, Fix: fix, Fixed: fixed})
 	}
-	if err := CheckCTID(id); err != nil {
+	if err := tmpl.CheckCTID(id); err != nil {
 		return nil, err
 	}
 	private := cfg.Private(id)
@@ -48,14 +49,14 @@ func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
 			add(d, "staging left by an interrupted create or destroy", "removed", fixed)
 		}
 	}
-	ct, err := a.OpenCT(cfg, id)
+	ct, err := Open(a, cfg, id)
 	if err != nil {
 		if len(out) > 0 {
 			return out, nil
 		}
 		return nil, err
 	}
-	for _, rec := range []string{VEConfFile, VZPackagesFile} {
+	for _, rec := range []string{tmpl.VEConfFile, tmpl.VZPackagesFile} {
 		dir := filepath.Join(private, filepath.Dir(rec))
 		names, _ := os.ReadDir(dir)
 		for _, e := range names {
@@ -80,8 +81,8 @@ func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
 		}
 		add(ct.journalPath(), "an install, update or remove was interrupted", "finished it", fixed)
 	}
-	lines, _ := loadVZPackages(private)
-	byName := map[string]PkgLine{}
+	lines, _ := tmpl.LoadVZPackages(private)
+	byName := map[string]tmpl.PkgLine{}
 	for _, l := range lines {
 		byName[l.Name] = l
 	}
@@ -132,7 +133,7 @@ func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
 			add(rel, fmt.Sprintf("a copy-up was interrupted: the link entry holds %d stray bytes", st.Size), "truncated (the link is intact)", fixed)
 		}
 		if _, err := os.Lstat(filepath.Join(a.Root, value)); errors.Is(err, os.ErrNotExist) {
-			fix, fixed := a.relinkDangling(dirfd, name, value, archDir, byName, repair)
+			fix, fixed := relinkDangling(a, dirfd, name, value, archDir, byName, repair)
 			add(rel, fmt.Sprintf("link entry to %s, which is gone", value), fix, fixed)
 		}
 		return nil
@@ -142,7 +143,7 @@ func (a *Area) Fsck(cfg *Config, id string, repair bool) ([]Finding, error) {
 
 // relinkDangling points a link entry whose package is gone at the same
 // file of the version vzpackages lists, or removes it.
-func (a *Area) relinkDangling(dirfd int, name, value, archDir string, byName map[string]PkgLine, repair bool) (string, bool) {
+func relinkDangling(a *tmpl.Area, dirfd int, name, value, archDir string, byName map[string]tmpl.PkgLine, repair bool) (string, bool) {
 	rest := strings.TrimPrefix(value, archDir+"/")
 	key, inner, ok := strings.Cut(rest, "/")
 	pkg, _, _ := strings.Cut(key, "_")
