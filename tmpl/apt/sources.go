@@ -14,7 +14,7 @@ import (
 )
 
 // Where the host keeps its apt configuration; a variable for tests.
-var hostAptDir = "/etc/apt"
+var HostDir = "/etc/apt"
 
 // ParseAptLine reads a sources.list line: "deb [opt=value ...] URI SUITE
 // [COMPONENT...]". A flat repository has the suite "./" (or any path
@@ -65,8 +65,8 @@ func ParseAptLine(line string) (*repo.Source, error) {
 // sources.list.d/*.sources (deb822). Disabled entries are skipped.
 func HostSources() ([]*repo.Source, error) {
 	var out []*repo.Source
-	files := []string{filepath.Join(hostAptDir, "sources.list")}
-	more, _ := filepath.Glob(filepath.Join(hostAptDir, "sources.list.d", "*"))
+	files := []string{filepath.Join(HostDir, "sources.list")}
+	more, _ := filepath.Glob(filepath.Join(HostDir, "sources.list.d", "*"))
 	sort.Strings(more)
 	files = append(files, more...)
 	for _, p := range files {
@@ -96,7 +96,7 @@ func HostSources() ([]*repo.Source, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("repository \"host\": this host has no apt sources in %s", hostAptDir)
+		return nil, fmt.Errorf("repository \"host\": this host has no apt sources in %s", HostDir)
 	}
 	return out, nil
 }

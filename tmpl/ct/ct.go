@@ -186,6 +186,12 @@ func Create(ctx context.Context, a *tmpl.Area, cfg *tmpl.Config, id, ostemplate 
 	if err := atfile.WriteFile(filepath.Join(stage, tmpl.VEConfFile), []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
+	if err := WriteNetworkFiles(filepath.Join(stage, "root"), Network{}.withDefaults(id)); err != nil {
+		return nil, fmt.Errorf("create %s: %w", id, err)
+	}
+	if _, err := WriteAptSources(filepath.Join(stage, "root"), st); err != nil {
+		return nil, fmt.Errorf("create %s: %w", id, err)
+	}
 	if err := os.Chmod(stage, 0o700); err != nil {
 		return nil, err
 	}

@@ -87,6 +87,9 @@ func (ct *CT) Install(ctx context.Context, names []string, opts Options) (rep *R
 		return nil, fmt.Errorf("container %s: install stopped halfway (%v); the next ezctl command on it finishes it", ct.ID, err)
 	}
 	ct.invalidate(opts, rep)
+	if err := ct.refreshAptSources(opts); err != nil {
+		return rep, err
+	}
 	if err := ct.configure(ctx, ps.run, installed, nil, ps.run.Env(), opts); err != nil {
 		return rep, err
 	}

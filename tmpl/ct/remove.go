@@ -79,6 +79,9 @@ func (ct *CT) Remove(ctx context.Context, names []string, opts Options) (*Report
 		return nil, fmt.Errorf("container %s: remove stopped halfway (%v); the next ezctl command on it finishes it", ct.ID, err)
 	}
 	ct.invalidate(opts, rep)
+	if err := ct.refreshAptSources(opts); err != nil {
+		return rep, err
+	}
 	if run, err := ct.Area.NewRun(st, opts.Reporter); err == nil {
 		if err := ct.configure(ctx, run, nil, dropped, st.Environment(), opts); err != nil {
 			return rep, err
