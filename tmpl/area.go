@@ -118,7 +118,7 @@ func (a *Area) Find(name string) (*Template, error) {
 }
 
 // FindApp returns the application template name for the OS of base.
-func (a *Area) FindApp(base ID, name string) (*Template, error) {
+func (a *Area) FindApp(base TemplateID, name string) (*Template, error) {
 	name = strings.TrimPrefix(name, ".")
 	if strings.Contains(name, ":") {
 		return a.Find(name)

@@ -17,12 +17,12 @@ import (
 
 // demoArea installs the demo templates into a new area of a --vz
 // layout and returns it with the layout's config and the repository.
-func demoArea(t *testing.T) (*Area, *Config, string) {
+func demoArea(t *testing.T) (*Area, *VZConf, string) {
 	t.Helper()
 	testenv.RequireRoot(t) // link entries are trusted.* attributes
 	dir := t.TempDir()
 	repo, src := tmpltest.Demo(t, dir)
-	cfg, err := VZConfig(filepath.Join(dir, "vz"))
+	cfg, err := VZDirConf(filepath.Join(dir, "vz"))
 	tmpltest.Must(t, err)
 	a := &Area{Root: cfg.Template}
 	ts, err := a.InstallTemplates(src)
@@ -60,7 +60,7 @@ func TestFind(t *testing.T) {
 	if _, err := a.Stack("web"); err == nil {
 		t.Error("an application template made a stack")
 	}
-	web, err := a.FindApp(st.Base.ID, "web")
+	web, err := a.FindApp(st.Base.TemplateID, "web")
 	tmpltest.Must(t, err)
 	st.Layers = append(st.Layers, web)
 	if env := st.Environment(); !slices.Equal(env, []string{"WEB_PORT=80"}) || len(st.Mirrorlists()) != 0 {

@@ -24,7 +24,7 @@ const VEConfFile = "ve.conf"
 
 // Containers lists the private areas of the node: the directories that
 // VE_PRIVATE names, for any VEID, which hold a ve.conf.
-func Containers(cfg *Config) ([]*Container, error) {
+func Containers(cfg *VZConf) ([]*Container, error) {
 	pattern := expandVEID(cfg.VEPrivate, "*")
 	matches, err := filepath.Glob(pattern)
 	if err != nil {
@@ -51,7 +51,7 @@ func Containers(cfg *Config) ([]*Container, error) {
 }
 
 // LoadContainer reads the ve.conf of container id.
-func LoadContainer(cfg *Config, id string) (*Container, error) {
+func LoadContainer(cfg *VZConf, id string) (*Container, error) {
 	if err := CheckCTID(id); err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (ct *Container) Uses(t *Template) bool {
 }
 
 // ContainersUsing returns the ids of containers built on t.
-func ContainersUsing(cfg *Config, t *Template) []string {
+func ContainersUsing(cfg *VZConf, t *Template) []string {
 	cts, _ := Containers(cfg)
 	ids := []string{}
 	for _, ct := range cts {

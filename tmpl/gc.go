@@ -15,7 +15,7 @@ import (
 // container nor a cache of that OS lists any more. Packages are shared
 // by every container of the node, so only the records say which are
 // still needed.
-func (a *Area) gcPackages(cfg *Config, base ID) ([]string, error) {
+func (a *Area) gcPackages(cfg *VZConf, base TemplateID) ([]string, error) {
 	archDir := filepath.Join(a.Root, base.ArchDir())
 	needed := map[string]bool{}
 	cts, err := Containers(cfg)

@@ -123,7 +123,7 @@ func (a *Area) InstallTemplates(src string) (_ []*Template, err error) {
 			return nil, err
 		}
 		committed = append(committed, d)
-		nt, err := LoadTemplate(final, t.ID)
+		nt, err := LoadTemplate(final, t.TemplateID)
 		if err != nil {
 			return nil, err
 		}

@@ -22,7 +22,7 @@ import (
 // CT is a container's private area, opened for a command.
 type CT struct {
 	Area       *tmpl.Area
-	Cfg        *tmpl.Config
+	Cfg        *tmpl.VZConf
 	ID         string
 	Private    string // VE_PRIVATE
 	Root       string // VE_PRIVATE/root, the container's tree
@@ -50,7 +50,7 @@ var (
 )
 
 // Open opens container id of the area a.
-func Open(a *tmpl.Area, cfg *tmpl.Config, id string) (*CT, error) {
+func Open(a *tmpl.Area, cfg *tmpl.VZConf, id string) (*CT, error) {
 	if err := tmpl.CheckCTID(id); err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (ct *CT) saveApps(apps []string) error {
 // the cache first if it is missing): the private area is unpacked beside
 // its place, or on btrfs snapshotted from the template's seed (seed.go),
 // and renamed in, so it exists whole or not at all.
-func Create(ctx context.Context, a *tmpl.Area, cfg *tmpl.Config, id, ostemplate string, opts Options) (*CT, error) {
+func Create(ctx context.Context, a *tmpl.Area, cfg *tmpl.VZConf, id, ostemplate string, opts Options) (*CT, error) {
 	rep := opts.Reporter
 	if rep == nil {
 		rep = tmpl.Quiet{}
@@ -213,7 +213,7 @@ func (ct *CT) stack(extra ...*tmpl.Template) (*tmpl.Stack, error) {
 		return nil, fmt.Errorf("container %s: its OS template: %w", ct.ID, err)
 	}
 	for _, name := range ct.Apps {
-		t, err := ct.Area.FindApp(st.Base.ID, name)
+		t, err := ct.Area.FindApp(st.Base.TemplateID, name)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: its template %s: %w", ct.ID, name, err)
 		}
@@ -244,7 +244,7 @@ func (ct *CT) begin() (st *tmpl.Stack, recovered *Report, unlock func(), err err
 }
 
 // Destroy removes a container's private area; it must not be mounted.
-func Destroy(a *tmpl.Area, cfg *tmpl.Config, id string, mounted bool) error {
+func Destroy(a *tmpl.Area, cfg *tmpl.VZConf, id string, mounted bool) error {
 	ct, err := Open(a, cfg, id)
 	if err != nil {
 		return err

@@ -23,7 +23,7 @@ import (
 // node is a template area with the demo templates, in a --vz layout.
 type node struct {
 	area *tmpl.Area
-	cfg  *tmpl.Config
+	cfg  *tmpl.VZConf
 	repo string
 }
 
@@ -32,7 +32,7 @@ func newNode(t *testing.T) *node {
 	testenv.RequireRoot(t) // link entries are trusted.* attributes
 	dir := t.TempDir()
 	repo, src := tmpltest.Demo(t, dir)
-	cfg, err := tmpl.VZConfig(filepath.Join(dir, "vz"))
+	cfg, err := tmpl.VZDirConf(filepath.Join(dir, "vz"))
 	tmpltest.Must(t, err)
 	a := &tmpl.Area{Root: cfg.Template}
 	_, err = a.InstallTemplates(src)

@@ -29,7 +29,7 @@ type Finding struct {
 // copy-ups (link entries holding bytes), link entries whose package is
 // gone, script leftovers. With repair it mends them; a mounted container
 // is only checked.
-func Fsck(a *tmpl.Area, cfg *tmpl.Config, id string, repair bool) ([]Finding, error) {
+func Fsck(a *tmpl.Area, cfg *tmpl.VZConf, id string, repair bool) ([]Finding, error) {
 	var out []Finding
 	add := func(path, problem, fix string, fixed bool) {
 		out = append(out, Finding{Path: path, Problem: problem, Fix: fix, Fixed: fixed})

@@ -22,7 +22,7 @@ func (ct *CT) Install(ctx context.Context, names []string, opts Options) (rep *R
 	defer unlock()
 	var adding []*tmpl.Template
 	for _, n := range names {
-		t, err := ct.Area.FindApp(st.Base.ID, n)
+		t, err := ct.Area.FindApp(st.Base.TemplateID, n)
 		if err != nil {
 			return nil, err
 		}

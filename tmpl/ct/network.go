@@ -42,7 +42,7 @@ func CheckNetwork(n Network) error {
 }
 
 // LoadNetwork reads the container's network settings, defaults filled in.
-func LoadNetwork(cfg *tmpl.Config, id string) (Network, error) {
+func LoadNetwork(cfg *tmpl.VZConf, id string) (Network, error) {
 	p := filepath.Join(cfg.Private(id), tmpl.VEConfFile)
 	f, err := os.Open(p)
 	if err != nil {

@@ -49,13 +49,13 @@ func TestParseConfigDir(t *testing.T) {
 }
 
 func TestTemplateRules(t *testing.T) {
-	base := ID{OS: "d", Ver: "1", Arch: "x86_64"}
-	set := ID{OS: "d", Ver: "1", Arch: "x86_64", Set: "min"}
-	app := ID{OS: "d", Ver: "1", Arch: "x86_64", App: "web"}
+	base := TemplateID{OS: "d", Ver: "1", Arch: "x86_64"}
+	set := TemplateID{OS: "d", Ver: "1", Arch: "x86_64", Set: "min"}
+	app := TemplateID{OS: "d", Ver: "1", Arch: "x86_64", App: "web"}
 	good := map[string]string{"packages": "aa\nbb # comment\n\n# x\n", "package_manager": "tar\n", "repositories": "/r\n"}
 	for _, tc := range []struct {
 		name  string
-		id    ID
+		id    TemplateID
 		files map[string]string
 		err   string
 	}{
@@ -102,11 +102,11 @@ func TestLoadTemplateFields(t *testing.T) {
 		"summary": "Sum # not this\n", "description": "Long\n# kept\n", "environment": "A=1\nB=\"x y\"\n",
 		"post-cache": "#!/bin/sh\n", "NOTES": "doc",
 	})
-	tp, err := LoadTemplate(dir, ID{OS: "d", Ver: "1", Arch: "x86_64"})
+	tp, err := LoadTemplate(dir, TemplateID{OS: "d", Ver: "1", Arch: "x86_64"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Template{ID: tp.ID, Dir: dir, Packages: []string{"aa", "bb (>= 2) | cc"}, PackageManager: "tar",
+	want := &Template{TemplateID: tp.TemplateID, Dir: dir, Packages: []string{"aa", "bb (>= 2) | cc"}, PackageManager: "tar",
 		Repositories: []string{"/r1", "/r2"}, Summary: "Sum", Description: "Long\n# kept",
 		Environment: []string{"A=1", "B=x y"}, Scripts: map[string]string{"post-cache": filepath.Join(dir, "post-cache")},
 		Docs: []string{"NOTES"}}
@@ -134,7 +134,7 @@ func FuzzLoadTemplate(f *testing.F) {
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, packages, pm, repos, env string) {
 		writeConfig(t, dir, map[string]string{"packages": packages, "package_manager": pm, "repositories": repos, "environment": env})
-		LoadTemplate(dir, ID{OS: "d", Ver: "1", Arch: "x86_64"})
+		LoadTemplate(dir, TemplateID{OS: "d", Ver: "1", Arch: "x86_64"})
 	})
 }
 
