@@ -94,18 +94,11 @@ func ctOptions(c *cli.Context, ct *container.CT) container.Options {
 	return opts
 }
 
-func needRoot(what string) error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("%s: needs root (link entries are trusted.* attributes, files keep their owners)", what)
-	}
-	return nil
-}
-
 func runCreate(c *cli.Context) error {
 	if err := needArgs(c, 1, "one CTID"); err != nil {
 		return err
 	}
-	if err := needRoot("create"); err != nil {
+	if err := requireRoot("create"); err != nil {
 		return err
 	}
 	a, cfg, err := area(c)
@@ -142,7 +135,7 @@ func runInstall(c *cli.Context) error {
 	if c.NArg() < 2 {
 		return fmt.Errorf("install: want a CTID and one or more APP templates")
 	}
-	if err := needRoot("install"); err != nil {
+	if err := requireRoot("install"); err != nil {
 		return err
 	}
 	ct, err := openCT(c)
@@ -160,7 +153,7 @@ func runInstall(c *cli.Context) error {
 }
 
 func runUpdate(c *cli.Context) error {
-	if err := needRoot("update"); err != nil {
+	if err := requireRoot("update"); err != nil {
 		return err
 	}
 	ct, err := openCT(c)
@@ -185,7 +178,7 @@ func runRemove(c *cli.Context) error {
 	if c.NArg() < 2 {
 		return fmt.Errorf("remove: want a CTID and one or more APP templates")
 	}
-	if err := needRoot("remove"); err != nil {
+	if err := requireRoot("remove"); err != nil {
 		return err
 	}
 	ct, err := openCT(c)
@@ -346,7 +339,7 @@ func runDestroy(c *cli.Context) error {
 	if err := needArgs(c, 1, "one CTID"); err != nil {
 		return err
 	}
-	if err := needRoot("destroy"); err != nil {
+	if err := requireRoot("destroy"); err != nil {
 		return err
 	}
 	id, err := ctidArg(c)

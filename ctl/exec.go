@@ -39,7 +39,7 @@ func ctEnv(id string) []string {
 // ctSpec is what exec, enter and bundle run: the mounted container's
 // root with its hostname.
 func ctSpec(c *cli.Context, what string) (*container.CT, nsexec.Spec, error) {
-	if err := needRoot(what); err != nil {
+	if err := requireRoot(what); err != nil {
 		return nil, nsexec.Spec{}, err
 	}
 	ct, err := openCT(c)
@@ -106,7 +106,7 @@ func runSet(c *cli.Context) error {
 	if err := needArgs(c, 1, "one CTID, then --hostname NAME and/or --nameserver IP"); err != nil {
 		return err
 	}
-	if err := needRoot("set"); err != nil {
+	if err := requireRoot("set"); err != nil {
 		return err
 	}
 	set := container.Network{Hostname: c.String("hostname"), Nameservers: c.StringSlice("nameserver")}

@@ -23,7 +23,7 @@ func runFsck(c *cli.Context) error {
 	if err := needArgs(c, 1, "one CTID"); err != nil {
 		return err
 	}
-	if err := needRoot("fsck"); err != nil {
+	if err := requireRoot("fsck"); err != nil {
 		return err
 	}
 	id, err := ctidArg(c)
