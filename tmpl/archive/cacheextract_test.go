@@ -81,7 +81,6 @@ func TestExtractCacheRoundTrip(t *testing.T) {
 	testenv.RequireRoot(t)
 	src := filepath.Join(t.TempDir(), "src")
 	mtime := time.Unix(1_600_000_000, 0)
-	var paths []string
 	// More files than the workers' batches hold, over several directories.
 	for d := 0; d < 12; d++ {
 		dir := filepath.Join(src, "root", fmt.Sprintf("d%02d", d), "sub")
@@ -97,7 +96,6 @@ func TestExtractCacheRoundTrip(t *testing.T) {
 			if err := unix.Lsetxattr(p, linkattr.Name, []byte(val), 0); err != nil {
 				t.Fatal(err)
 			}
-			paths = append(paths, p)
 		}
 	}
 	special := filepath.Join(src, "root", "d00", "sub", "f000")

@@ -63,6 +63,7 @@ func CleanMember(name string) (string, error) {
 	}
 	for _, el := range strings.Split(name, "/") {
 		if el == ".." {
+			//lint:ignore ST1005 ".." is the path element, not punctuation
 			return "", fmt.Errorf("%w: %q climbs out with ..", ErrUnsafe, name)
 		}
 	}
@@ -179,7 +180,7 @@ func Extract(r io.Reader, dstfd int, pol Policy) ([]Entry, error) {
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			e.Type = 'd'
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg:
 			e.Type, e.Size = 'f', hdr.Size
 		case tar.TypeSymlink:
 			e.Type, e.Link = 'l', hdr.Linkname

@@ -55,7 +55,7 @@ func newAheadMembers(tr *tar.Reader) *aheadMembers {
 		for {
 			hdr, err := tr.Next()
 			it := aheadItem{hdr: hdr, body: noContents, err: err}
-			if err == nil && hdr.Size > 0 && (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA) {
+			if err == nil && hdr.Size > 0 && hdr.Typeflag == tar.TypeReg {
 				if hdr.Size <= aheadInMemory {
 					b := make([]byte, hdr.Size)
 					if _, err := io.ReadFull(tr, b); err != nil {

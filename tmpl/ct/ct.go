@@ -142,7 +142,7 @@ func Create(ctx context.Context, a *tmpl.Area, cfg *tmpl.VZConf, id, ostemplate 
 	if err != nil {
 		return nil, err
 	}
-	name := strings.TrimPrefix(ostemplate, ".")
+	var name string
 	if len(st.Layers) > 0 {
 		name = st.Layers[0].Name()
 	} else {

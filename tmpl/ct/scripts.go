@@ -67,10 +67,7 @@ func runInContainer(ctx context.Context, root, ctid string, t *tmpl.Template, sc
 
 func (ct *CT) invalidate(opts Options, rep *Report) {
 	if opts.Invalidate != nil && rep != nil && len(rep.Changed) > 0 {
-		paths := append([]string(nil), rep.Changed...)
-		for _, k := range rep.New {
-			paths = append(paths, k)
-		}
+		paths := append(append([]string(nil), rep.Changed...), rep.New...)
 		if err := opts.Invalidate(paths); err != nil && opts.Reporter != nil {
 			opts.Reporter.Step("warning: container %s: could not invalidate the mount's caches: %v", ct.ID, err)
 		}
