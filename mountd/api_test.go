@@ -123,6 +123,9 @@ func TestDaemonAPI(t *testing.T) {
 			if err == nil && (st.PID != os.Getpid() || st.Socket != e.sock || len(st.Mounts) != 0) {
 				t.Errorf("status %+v", st)
 			}
+			if fi, err := os.Stat(e.sock); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("socket mode %v, %v; want 0600", fi.Mode(), err)
+			}
 			return err
 		}},
 		{name: "relative path", want: ErrBadRequest, do: func() error {
