@@ -53,3 +53,14 @@ func TestArgumentErrors(t *testing.T) {
 		t.Errorf("a missing --conf file: %v", err)
 	}
 }
+
+// TestErrorsNameTheCommandOnce: the command an error names is the one
+// that ran, however many ran before it in this process.
+func TestErrorsNameTheCommandOnce(t *testing.T) {
+	for i := 0; i < 3; i++ {
+		_, err := ezctl(t, "status")
+		if want := "ezctl status: want one CTID (see ezctl status --help)"; err == nil || err.Error() != want {
+			t.Fatalf("run %d: %v, want %q", i, err, want)
+		}
+	}
+}
