@@ -22,7 +22,7 @@ func App() *cli.App {
 			umountCommand,
 			mountdCommand,
 			fsckCommand,
-		}, ctCommands...),
+		}, append(ctCommands, runtimeCommands...)...),
 		HideHelpCommand: true,
 		// main prints errors, once, as "ezctl: ..."
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,7 +26,8 @@ var ctCommands = []*cli.Command{
 	{Name: "remove", Usage: "take application templates out of a container", ArgsUsage: "CTID APP...", Action: runRemove},
 	{Name: "status", Usage: "exit 2 when updates are available, 0 when up to date", ArgsUsage: "CTID", Action: runStatus},
 	{Name: "list", Usage: "list containers", Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}}, Action: runList},
-	{Name: "exec", Usage: "run a command inside a mounted container", ArgsUsage: "CTID -- CMD...", Action: runExec},
+	{Name: "exec", Usage: "run a command inside a mounted container, in namespaces of its own", ArgsUsage: "CTID -- CMD...",
+		Flags: []cli.Flag{netFlag}, Action: runExec},
 	{Name: "destroy", Usage: "remove a container (not while mounted)", ArgsUsage: "CTID", Action: runDestroy},
 }
 
@@ -339,41 +339,6 @@ func sharedBytesOf(dirfd int, name string, st *unix.Stat_t) int64 {
 	}
 	defer f.Close()
 	return sharedBytes(int(f.Fd()))
-}
-
-func runExec(c *cli.Context) error {
-	if c.NArg() < 2 {
-		return fmt.Errorf("exec: want a CTID and a command: ezctl exec CTID -- CMD [ARGS...]")
-	}
-	if err := needRoot("exec"); err != nil {
-		return err
-	}
-	ct, err := openCT(c)
-	if err != nil {
-		return err
-	}
-	args := c.Args().Slice()[1:]
-	if args[0] == "--" {
-		args = args[1:]
-	}
-	if len(args) == 0 {
-		return fmt.Errorf("exec: no command after --")
-	}
-	root := ct.Cfg.Root(ct.ID)
-	if !isMounted(root) {
-		return fmt.Errorf("exec: container %s is not mounted; mount it with: ezctl mount %s", ct.ID, ct.ID)
-	}
-	cmd := exec.Command("chroot", append([]string{root}, args...)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TERM=" + os.Getenv("TERM"), "VEID=" + ct.ID}
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return &exitError{code: ee.ExitCode(), err: fmt.Errorf("exec in container %s: %s exited with status %d", ct.ID, args[0], ee.ExitCode())}
-		}
-		return fmt.Errorf("exec in container %s: %w", ct.ID, err)
-	}
-	return nil
 }
 
 func runDestroy(c *cli.Context) error {

@@ -25,6 +25,7 @@ func TestCTIDRefused(t *testing.T) {
 		{"mount", "../x"}, {"exec", "../x", "--", "true"}, {"install", "../x", "web"}, {"update", "../x"},
 		{"remove", "../x", "web"}, {"status", "../x"}, {"fsck", "../x"}, {"destroy", "../x"},
 		{"create", "../x", "--ostemplate", "demo"}, {"umount", ".."},
+		{"enter", "../x"}, {"set", "../x", "--hostname", "h"}, {"bundle", "../x", filepath.Join(vz, "b")},
 	} {
 		err := Run(append([]string{"ezctl", "--vz", vz, "--socket", filepath.Join(vz, "no.sock")}, args...))
 		if err == nil || !strings.Contains(err.Error(), "bad container id") {

@@ -104,7 +104,7 @@ func TestMountContainer(t *testing.T) {
 	if out := n.ok(t, "mount", "102"); !strings.Contains(out, "mounted container 102 at "+root) {
 		t.Errorf("mount says %q", out)
 	}
-	if b, err := os.ReadFile(filepath.Join(root, "etc/hostname")); string(b) != "demo\n" {
+	if b, err := os.ReadFile(filepath.Join(root, "etc/os-release")); string(b) != "NAME=demo\n" {
 		t.Errorf("a template file through the mount: %q %v", b, err)
 	}
 	var cts []ctInfo
@@ -112,7 +112,7 @@ func TestMountContainer(t *testing.T) {
 		t.Errorf("list of a mounted container: %+v %v", cts, err)
 	}
 	n.fails(t, "unmount it first", "destroy", "102")
-	f, err := os.Open(filepath.Join(root, "etc/hostname"))
+	f, err := os.Open(filepath.Join(root, "etc/os-release"))
 	if err != nil {
 		t.Fatal(err)
 	}

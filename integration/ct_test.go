@@ -225,8 +225,10 @@ func containerLifecycle(t *testing.T, n *node, btrfs bool) {
 		t.Errorf("changed file after remove: %q", got)
 	}
 	n.fails(t, "OS template cannot be removed", "remove", "101", "demo-1-x86_64")
-	if got := readFile(t, filepath.Join(r, "etc/hostname")); got != "demo\n" {
-		t.Errorf("hostname: %q", got)
+	// The OS template's files stay (etc/hostname is the container's own
+	// since create wrote it from HOSTNAME).
+	if got := readFile(t, filepath.Join(r, "etc/os-release")); got != "NAME=demo\n" {
+		t.Errorf("os-release: %q", got)
 	}
 	held.Close()
 
@@ -286,7 +288,7 @@ func checkSnapshots(t *testing.T, n *node) {
 		t.Errorf("seeds of the old cache after cache update: %v", left)
 	}
 	n.ok(t, "create", "104", "--ostemplate", "demo-1-x86_64")
-	if got := readFile(t, filepath.Join(n.priv("104"), "root/etc/hostname")); got != "" || !isLink(t, filepath.Join(n.priv("104"), "root/etc/hostname")) {
+	if got := readFile(t, filepath.Join(n.priv("104"), "root/etc/os-release")); got != "" || !isLink(t, filepath.Join(n.priv("104"), "root/etc/os-release")) {
 		t.Errorf("104's hostname is not a link entry")
 	}
 	n.ok(t, "destroy", "104")
@@ -397,7 +399,7 @@ func TestFsckRepairsWhatCrashesLeave(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(root, "usr/bin/tool"), []byte("partial"), 0))
 	// Links whose package is gone: one to an older version of a package
 	// the container has, one to a package it does not.
-	must(t, unix.Lsetxattr(filepath.Join(root, "etc/hostname"), fs.LinkAttr, []byte("demo/1/x86_64/base-files_0.9_amd64/etc/hostname"), 0))
+	must(t, unix.Lsetxattr(filepath.Join(root, "etc/os-release"), fs.LinkAttr, []byte("demo/1/x86_64/base-files_0.9_amd64/etc/os-release"), 0))
 	makeLink(t, root, "opt/gone", "demo/1/x86_64/gone_1.0_amd64/opt/gone")
 	writeFile(t, filepath.Join(root, "tmp/.ezfs-post-install-4242"), "#!/bin/sh\n")
 	must(t, os.MkdirAll(filepath.Join(filepath.Dir(priv), ".new-104-4242"), 0o700))
@@ -407,7 +409,7 @@ func TestFsckRepairsWhatCrashesLeave(t *testing.T) {
 	if err == nil {
 		t.Fatalf("fsck --dry-run found nothing:\n%s", out)
 	}
-	for _, want := range []string{"interrupted", "stray bytes", "base-files_0.9_amd64/etc/hostname, which is gone",
+	for _, want := range []string{"interrupted", "stray bytes", "base-files_0.9_amd64/etc/os-release, which is gone",
 		"gone_1.0_amd64", ".ezfs-post-install-4242", ".new-104-4242", "6 of 6 problems remain"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("fsck --dry-run does not report %q:\n%s", want, out)
@@ -428,8 +430,8 @@ func TestFsckRepairsWhatCrashesLeave(t *testing.T) {
 		t.Error("torn copy-up not truncated back to an intact link")
 	}
 	v := make([]byte, 256)
-	k, _ := unix.Lgetxattr(filepath.Join(root, "etc/hostname"), fs.LinkAttr, v)
-	if string(v[:k]) != "demo/1/x86_64/base-files_1.0_amd64/etc/hostname" {
+	k, _ := unix.Lgetxattr(filepath.Join(root, "etc/os-release"), fs.LinkAttr, v)
+	if string(v[:k]) != "demo/1/x86_64/base-files_1.0_amd64/etc/os-release" {
 		t.Errorf("dangling link relinked to %q", v[:k])
 	}
 	if _, err := os.Lstat(filepath.Join(root, "opt/gone")); !os.IsNotExist(err) {
@@ -437,7 +439,7 @@ func TestFsckRepairsWhatCrashesLeave(t *testing.T) {
 	}
 	n.ok(t, "mount", "104")
 	defer n.ok(t, "umount", "104")
-	if got := readFile(t, filepath.Join(n.root("104"), "etc/hostname")); got != "demo\n" {
+	if got := readFile(t, filepath.Join(n.root("104"), "etc/os-release")); got != "NAME=demo\n" {
 		t.Errorf("hostname after fsck: %q", got)
 	}
 	n.fails(t, "is mounted", "fsck", "104")
@@ -467,7 +469,7 @@ func TestListAfterMountdKill(t *testing.T) {
 		}
 	}
 	n.ok(t, "mount", "101") // starts mountd, which recovers 101 first
-	if got := readFile(t, filepath.Join(n.root("101"), "etc/hostname")); got != "demo\n" {
+	if got := readFile(t, filepath.Join(n.root("101"), "etc/os-release")); got != "NAME=demo\n" {
 		t.Errorf("101 after recovery: %q", got)
 	}
 	must(t, json.Unmarshal([]byte(n.ok(t, "list", "--json")), &l))

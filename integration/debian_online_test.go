@@ -56,6 +56,18 @@ func TestDebianOnline(t *testing.T) {
 	if out := n.ok(t, "exec", "401", "--", "apt-get", "--version"); !strings.HasPrefix(out, "apt ") {
 		t.Errorf("apt-get --version: %q", out)
 	}
+	// apt works inside from the container's own sources (the host's, as
+	// the template says "host"), with its resolver and the host's network.
+	if list := readFile(t, filepath.Join(n.priv("401"), "root/etc/apt/sources.list.d/ezfs.list")); !strings.Contains(list, "deb ") {
+		t.Errorf("no apt sources in the container:\n%s", list)
+	}
+	aptOut, err := n.ezctl(t, "exec", "401", "--", "/bin/sh", "-c", "apt-get -q update && apt-get -q -y install --no-install-recommends hello && hello")
+	if err != nil || !strings.Contains(aptOut, "Hello, world!") {
+		t.Errorf("apt-get update and install in the container: %v\n%s", err, aptOut)
+	}
+	if out := n.ok(t, "exec", "401", "--", "dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "hello"); !strings.HasPrefix(out, "ii") {
+		t.Errorf("hello after apt-get install: %q", out)
+	}
 	n.ok(t, "mount", "402")
 	defer n.ok(t, "umount", "402")
 	n.ok(t, "install", "402", "nginx")

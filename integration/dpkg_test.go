@@ -144,7 +144,7 @@ func dpkgNode(t *testing.T) (*node, *aptRepo) {
 }
 
 func TestDpkgSignedRepository(t *testing.T) {
-	n, _ := dpkgNode(t)
+	n, r := dpkgNode(t)
 	n.ok(t, "cache", "create", "deb12-1-x86_64")
 	n.ok(t, "create", "301", "--ostemplate", "deb12-1-x86_64")
 	n.ok(t, "mount", "301")
@@ -166,6 +166,15 @@ func TestDpkgSignedRepository(t *testing.T) {
 	// dpkg --configure -a ran the postinst inside the staging container.
 	if got := readFile(t, filepath.Join(root, "etc/app.configured")); got != "configured\n" {
 		t.Errorf("postinst: %q", got)
+	}
+	// The container got the template's repository as its own apt source,
+	// with a copy of the keyring it names.
+	list := readFile(t, filepath.Join(root, "etc/apt/sources.list.d/ezfs.list"))
+	keys, _ := filepath.Glob(filepath.Join(n.priv("301"), "root/etc/apt/keyrings/ezfs-*"))
+	if len(keys) != 1 || !strings.Contains(list, "deb [signed-by=/etc/apt/keyrings/"+filepath.Base(keys[0])+"] file:"+r.dir+" ./\n") {
+		t.Errorf("apt sources in the container: %v\n%s", keys, list)
+	} else if readFile(t, keys[0]) != readFile(t, r.keyring) {
+		t.Error("the container's keyring differs from the template's")
 	}
 	out := n.ok(t, "exec", "301", "--", "dpkg-query", "-W", "-f", "${db:Status-Abbrev}${Package}\\n")
 	got := strings.Fields(out)

@@ -194,6 +194,12 @@ func (a *Area) Create(ctx context.Context, cfg *Config, id, ostemplate string, o
 	if err := writeFileSync(filepath.Join(stage, VEConfFile), []byte(conf)); err != nil {
 		return nil, err
 	}
+	if err := WriteNetworkFiles(filepath.Join(stage, "root"), Network{}.withDefaults(id)); err != nil {
+		return nil, fmt.Errorf("create %s: %w", id, err)
+	}
+	if _, err := WriteAptSources(filepath.Join(stage, "root"), st); err != nil {
+		return nil, fmt.Errorf("create %s: %w", id, err)
+	}
 	if err := os.Chmod(stage, 0o700); err != nil {
 		return nil, err
 	}
@@ -439,6 +445,9 @@ func (ct *CT) Install(ctx context.Context, names []string, opts CTOptions) (rep 
 		return nil, fmt.Errorf("container %s: install stopped halfway (%v); the next ezctl command on it finishes it", ct.ID, err)
 	}
 	ct.invalidate(opts, rep)
+	if err := ct.refreshAptSources(opts); err != nil {
+		return rep, err
+	}
 	if err := ct.configure(ctx, m, installed, nil, j.env, opts); err != nil {
 		return rep, err
 	}
@@ -728,6 +737,9 @@ func (ct *CT) Remove(ctx context.Context, names []string, opts CTOptions) (*Repo
 		return nil, fmt.Errorf("container %s: remove stopped halfway (%v); the next ezctl command on it finishes it", ct.ID, err)
 	}
 	ct.invalidate(opts, rep)
+	if err := ct.refreshAptSources(opts); err != nil {
+		return rep, err
+	}
 	if m, err := managerFor(st.PackageManager()); err == nil {
 		if err := ct.configure(ctx, m, nil, dropped, st.Environment(), opts); err != nil {
 			return rep, err
