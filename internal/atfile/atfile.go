@@ -1,10 +1,3 @@
-// Package atfile reaches files inside a tree someone else controls (a
-// container's root or private area) the way a chroot of it would:
-// every path is resolved with openat2(RESOLVE_IN_ROOT|
-// RESOLVE_NO_MAGICLINKS) against the tree's directory fd, so a symlink
-// in the tree (to "/", to "../../..", to a host directory) leads into
-// the tree and never out of it; the last element is never followed, and
-// files are created O_EXCL. Only the tree's own path is trusted.
 package atfile
 
 import (

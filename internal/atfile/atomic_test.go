@@ -10,13 +10,14 @@ import (
 func TestWriteAt(t *testing.T) {
 	failed := errors.New("fill failed")
 	for _, tc := range []struct {
-		name    string
-		before  map[string]string // file contents; "->x" a symlink to x
-		opts    WriteOptions
-		fill    string
-		fillErr error
-		after   map[string]string
-		mode    os.FileMode
+		name        string
+		before      map[string]string // file contents; "->x" a symlink to x
+		opts        WriteOptions
+		fill        string
+		fillErr     error
+		renameFails bool
+		after       map[string]string
+		mode        os.FileMode
 	}{
 		{name: "new file", opts: WriteOptions{Mode: 0o640}, fill: "new",
 			after: map[string]string{"t": "new"}, mode: 0o640},
@@ -32,6 +33,8 @@ func TestWriteAt(t *testing.T) {
 		{name: "failure leaves the old file", before: map[string]string{"t": "old"},
 			opts: WriteOptions{Mode: 0o644, Backup: "t-old"}, fill: "half", fillErr: failed,
 			after: map[string]string{"t": "old"}},
+		{name: "a directory in the way stays", before: map[string]string{"t/x": "x"},
+			opts: WriteOptions{Mode: 0o644}, fill: "new", renameFails: true, after: map[string]string{"t/x": "x"}},
 		{name: "debris of a crash is replaced", before: map[string]string{tempName("t"): "debris"},
 			opts: WriteOptions{Mode: 0o644}, fill: "new", after: map[string]string{"t": "new"}, mode: 0o644},
 	} {
@@ -39,6 +42,9 @@ func TestWriteAt(t *testing.T) {
 			d := t.TempDir()
 			for n, c := range tc.before {
 				var err error
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(d, n)), 0o755); err != nil {
+					t.Fatal(err)
+				}
 				if len(c) > 2 && c[:2] == "->" {
 					err = os.Symlink(c[2:], filepath.Join(d, n))
 				} else {
@@ -59,8 +65,9 @@ func TestWriteAt(t *testing.T) {
 				}
 				return tc.fillErr
 			})
-			if !errors.Is(err, tc.fillErr) || (err == nil) != (tc.fillErr == nil) {
-				t.Fatalf("WriteAt = %v, want %v", err, tc.fillErr)
+			failed := tc.fillErr != nil || tc.renameFails
+			if (err != nil) != failed || tc.fillErr != nil && !errors.Is(err, tc.fillErr) {
+				t.Fatalf("WriteAt = %v, want failure %v (%v)", err, failed, tc.fillErr)
 			}
 			ents, _ := os.ReadDir(d)
 			if len(ents) != len(tc.after) {

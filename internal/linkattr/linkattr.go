@@ -109,6 +109,19 @@ func get(read func([]byte) (int, error)) (string, bool, error) {
 	}
 }
 
+// HasAt reports whether (dirfd, name) carries the link attribute,
+// whatever its value; a missing file carries none.
+func HasAt(dirfd int, name string) (bool, error) {
+	switch _, err := xattrat.Get(dirfd, name, Name, nil); err {
+	case nil:
+		return true, nil
+	case unix.ENODATA, unix.ENOENT:
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
 // Has reports whether the open fd carries the link attribute.
 func Has(fd int) (bool, error) {
 	for {

@@ -97,6 +97,9 @@ func TestGetAt(t *testing.T) {
 			if v != tc.value || ok != tc.ok || (err != nil) != tc.err {
 				t.Errorf("proc=%v: GetAt(%s) = %q, %v, %v", proc, tc.name, v, ok, err)
 			}
+			if has, err := HasAt(dirfd, tc.name); has != tc.ok || err != nil {
+				t.Errorf("proc=%v: HasAt(%s) = %v, %v", proc, tc.name, has, err)
+			}
 		}
 	}
 }
