@@ -175,7 +175,7 @@ func (ct *CT) isLinkEntry(root int, p string) bool {
 		return false
 	}
 	defer unix.Close(dirfd)
-	_, ok, _ := linkattr.GetAt(dirfd, name)
+	ok, _ := linkattr.HasAt(dirfd, name)
 	return ok
 }
 
