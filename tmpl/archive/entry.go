@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ezfs/ezfs/internal/atfile"
+	"github.com/ezfs/ezfs/internal/xattrat"
 	"golang.org/x/sys/unix"
 )
 
@@ -98,7 +99,7 @@ func writeEntry(dirs *dirFDs, e *Entry, r io.Reader, buf []byte, xattrs map[stri
 			return err
 		}
 		for k, v := range xattrs {
-			if err := unix.Lsetxattr(fmt.Sprintf("/proc/self/fd/%d/%s", dirfd, name), k, []byte(v), 0); err != nil {
+			if err := xattrat.Set(dirfd, name, k, []byte(v)); err != nil {
 				return fmt.Errorf("set %s: %w", k, err)
 			}
 		}

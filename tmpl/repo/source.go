@@ -14,7 +14,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/tmpl/internal/listfile"
+	"golang.org/x/sys/unix"
 )
 
 // Source is one repository a template names.
@@ -125,38 +127,31 @@ func (f *Fetcher) Download(ctx context.Context, s *Source, rel, dst string, size
 		return fmt.Errorf("download %s: %w", rel, err)
 	}
 	defer r.Close()
-	tmp := dst + ".part"
-	out, err := os.Create(tmp)
+	dirfd, err := atfile.OpenDirPath(filepath.Dir(dst))
 	if err != nil {
-		return err
+		return &os.PathError{Op: "open", Path: filepath.Dir(dst), Err: err}
 	}
-	h := sha256.New()
-	limit := int64(-1)
-	if size > 0 {
-		limit = size + 1 // one byte over tells a longer file
-	}
+	defer unix.Close(dirfd)
 	var src io.Reader = r
-	if limit > 0 {
-		src = io.LimitReader(r, limit)
+	if size > 0 {
+		src = io.LimitReader(r, size+1) // one byte over tells a longer file
 	}
-	n, err := io.Copy(io.MultiWriter(out, h, progressWriter(progress)), src)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && size > 0 && n != size {
-		err = fmt.Errorf("%w: %s has %d bytes, the index says %d", ErrChecksum, rel, n, size)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); err == nil && sum != "" && got != sum {
-		err = fmt.Errorf("%w: %s has SHA256 %s, the index says %s", ErrChecksum, rel, got, sum)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, dst)
+	// Written beside dst and renamed over it only once size and sum
+	// hold: dst is always whole and verified.
+	return atfile.WriteAt(dirfd, filepath.Base(dst), atfile.WriteOptions{Mode: 0o644}, func(out *os.File) error {
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(out, h, progressWriter(progress)), src)
+		if err != nil {
+			return err
+		}
+		if size > 0 && n != size {
+			return fmt.Errorf("%w: %s has %d bytes, the index says %d", ErrChecksum, rel, n, size)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); sum != "" && got != sum {
+			return fmt.Errorf("%w: %s has SHA256 %s, the index says %s", ErrChecksum, rel, got, sum)
+		}
+		return nil
+	})
 }
 
 type progressWriter func(int64)

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/internal/linkattr"
 	"github.com/ezfs/ezfs/tmpl/archive"
 	"golang.org/x/sys/unix"
@@ -93,7 +94,7 @@ func Meta(dirfd int, name string, e *archive.Entry) error {
 		if err != nil {
 			return err
 		}
-		err = unix.Chmod(fmt.Sprintf("/proc/self/fd/%d", fd), e.Mode)
+		err = unix.Chmod(atfile.ProcPath(fd), e.Mode)
 		unix.Close(fd)
 		if err != nil {
 			return err
