@@ -13,6 +13,12 @@ import (
 // after "--" is touched (exec's command line).
 func Run(args []string) error {
 	app := App()
+	// urfave/cli prefixes a command's HelpName with the app's name on
+	// every run, and the commands are package values: a second Run in one
+	// process (the tests) would name "ezctl ezctl status" in its errors.
+	for _, c := range app.Commands {
+		c.HelpName = ""
+	}
 	return app.Run(reorderFlags(app, args))
 }
 

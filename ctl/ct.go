@@ -5,17 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	ezfs "github.com/ezfs/ezfs/fs"
 	"github.com/ezfs/ezfs/internal/atfile"
+	"github.com/ezfs/ezfs/internal/linkattr"
 	"github.com/ezfs/ezfs/internal/mountinfo"
-	"github.com/ezfs/ezfs/internal/xattrat"
 	"github.com/ezfs/ezfs/mountd"
 	"github.com/ezfs/ezfs/tmpl"
+	container "github.com/ezfs/ezfs/tmpl/ct"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 )
@@ -33,7 +32,7 @@ var ctCommands = []*cli.Command{
 	{Name: "destroy", Usage: "remove a container (not while mounted)", ArgsUsage: "CTID", Action: runDestroy},
 }
 
-func openCT(c *cli.Context) (*tmpl.CT, error) {
+func openCT(c *cli.Context) (*container.CT, error) {
 	if c.NArg() < 1 {
 		return nil, fmt.Errorf("%s: want a CTID (see %s --help)", c.Command.HelpName, c.Command.HelpName)
 	}
@@ -45,7 +44,7 @@ func openCT(c *cli.Context) (*tmpl.CT, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.OpenCT(cfg, id)
+	return container.Open(a, cfg, id)
 }
 
 // isMounted reports whether the container's root is a live ezfs mount.
@@ -57,9 +56,9 @@ func isMounted(root string) bool {
 // ctOptions gives container operations a way into the container (its
 // mount, through mountd, for the while if it is not mounted) and the
 // invalidation of a mounted container's caches.
-func ctOptions(c *cli.Context, ct *tmpl.CT) tmpl.CTOptions {
+func ctOptions(c *cli.Context, ct *container.CT) container.Options {
 	root := ct.Cfg.Root(ct.ID)
-	opts := tmpl.CTOptions{Reporter: newReporter(), Mount: mountInProcess}
+	opts := container.Options{Reporter: newReporter(), Mount: mountInProcess}
 	opts.InContainer = func(fn func(string) error) error {
 		if isMounted(root) {
 			return fn(root)
@@ -95,18 +94,11 @@ func ctOptions(c *cli.Context, ct *tmpl.CT) tmpl.CTOptions {
 	return opts
 }
 
-func needRoot(what string) error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("%s: needs root (link entries are trusted.* attributes, files keep their owners)", what)
-	}
-	return nil
-}
-
 func runCreate(c *cli.Context) error {
 	if err := needArgs(c, 1, "one CTID"); err != nil {
 		return err
 	}
-	if err := needRoot("create"); err != nil {
+	if err := requireRoot("create"); err != nil {
 		return err
 	}
 	a, cfg, err := area(c)
@@ -118,7 +110,7 @@ func runCreate(c *cli.Context) error {
 		return err
 	}
 	start := time.Now()
-	ct, err := a.Create(c.Context, cfg, id, c.String("ostemplate"), tmpl.CTOptions{Reporter: newReporter(), Mount: mountInProcess})
+	ct, err := container.Create(c.Context, a, cfg, id, c.String("ostemplate"), container.Options{Reporter: newReporter(), Mount: mountInProcess})
 	if err != nil {
 		return err
 	}
@@ -126,7 +118,7 @@ func runCreate(c *cli.Context) error {
 	return nil
 }
 
-func printReport(rep *tmpl.Report) {
+func printReport(rep *container.Report) {
 	if rep == nil {
 		return
 	}
@@ -143,7 +135,7 @@ func runInstall(c *cli.Context) error {
 	if c.NArg() < 2 {
 		return fmt.Errorf("install: want a CTID and one or more APP templates")
 	}
-	if err := needRoot("install"); err != nil {
+	if err := requireRoot("install"); err != nil {
 		return err
 	}
 	ct, err := openCT(c)
@@ -161,7 +153,7 @@ func runInstall(c *cli.Context) error {
 }
 
 func runUpdate(c *cli.Context) error {
-	if err := needRoot("update"); err != nil {
+	if err := requireRoot("update"); err != nil {
 		return err
 	}
 	ct, err := openCT(c)
@@ -186,7 +178,7 @@ func runRemove(c *cli.Context) error {
 	if c.NArg() < 2 {
 		return fmt.Errorf("remove: want a CTID and one or more APP templates")
 	}
-	if err := needRoot("remove"); err != nil {
+	if err := requireRoot("remove"); err != nil {
 		return err
 	}
 	ct, err := openCT(c)
@@ -211,7 +203,7 @@ func runStatus(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ups, err := ct.Status(c.Context, tmpl.CTOptions{})
+	ups, err := ct.Status(c.Context, container.Options{})
 	if err != nil {
 		return err
 	}
@@ -291,32 +283,37 @@ func human(n int64) string {
 // is still the regular file just listed (a container's FIFO swapped in
 // would block the listing).
 func usage(a *tmpl.Area, private string, sizes map[string]int64) (priv, shared int64) {
-	buf := make([]byte, 4096)
 	r, err := atfile.OpenRoot(private)
 	if err != nil {
 		return 0, 0
 	}
 	defer r.Close()
+	tfd, err := atfile.OpenDirPath(a.Root)
+	if err != nil {
+		return 0, 0
+	}
+	defer unix.Close(tfd)
 	atfile.Walk(r.FD(), func(dirfd int, name, _ string, st *unix.Stat_t) error {
 		priv += st.Blocks * 512
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			return nil
 		}
-		n, err := xattrat.Get(dirfd, name, ezfs.LinkAttr, buf)
-		if err != nil {
+		v, ok, err := linkattr.GetAt(dirfd, name)
+		if err != nil || !ok {
 			if st.Blocks > 0 {
 				priv -= min(st.Blocks*512, sharedBytesOf(dirfd, name, st))
 			}
 			return nil
 		}
-		v := string(buf[:n])
-		if ezfs.CheckLinkValue(v) != nil {
+		if linkattr.Check(v) != nil {
 			return nil // a malformed link reads as an I/O error: it stands for nothing
 		}
 		sz, ok := sizes[v]
 		if !ok {
-			if ti, err := os.Stat(filepath.Join(a.Root, v)); err == nil {
-				sz = ti.Size()
+			// As the mount reads it: below the area, no symlink followed.
+			var ts unix.Stat_t
+			if atfile.StatBeneath(tfd, v, &ts) == nil && ts.Mode&unix.S_IFMT == unix.S_IFREG {
+				sz = ts.Size
 			}
 			sizes[v] = sz
 		}
@@ -342,7 +339,7 @@ func runDestroy(c *cli.Context) error {
 	if err := needArgs(c, 1, "one CTID"); err != nil {
 		return err
 	}
-	if err := needRoot("destroy"); err != nil {
+	if err := requireRoot("destroy"); err != nil {
 		return err
 	}
 	id, err := ctidArg(c)
@@ -353,7 +350,7 @@ func runDestroy(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Destroy(cfg, id, isMounted(cfg.Root(id))); err != nil {
+	if err := container.Destroy(a, cfg, id, isMounted(cfg.Root(id))); err != nil {
 		return err
 	}
 	fmt.Printf("destroyed container %s\n", id)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"github.com/ezfs/ezfs/internal/mountinfo"
 	"golang.org/x/sys/unix"
 )
@@ -39,7 +40,7 @@ func openPrivate(path string, logger *slog.Logger) (fd int, cloned bool, err err
 		return fd, true, nil
 	}
 	logger.Warn("private tree: cannot clone its mount; atimes follow the backing mount's options", "path", path, "err", err)
-	fd, err = unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err = atfile.OpenDirPath(path)
 	return fd, false, err
 }
 

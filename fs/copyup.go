@@ -3,6 +3,7 @@ package fs
 import (
 	"fmt"
 
+	"github.com/ezfs/ezfs/internal/linkattr"
 	"golang.org/x/sys/unix"
 )
 
@@ -12,7 +13,7 @@ import (
 // it goes. A failure (ENOSPC) leaves the link intact and gives back the
 // space. trunc >= 0 copies only that many bytes and sizes the copy to it.
 func (t *tree) copyUp(dst int, value string, trunc int64) (copied int64, err error) {
-	if _, err := unix.Fgetxattr(dst, LinkAttr, nil); err == unix.ENODATA {
+	if has, err := linkattr.Has(dst); err == nil && !has {
 		return 0, nil // copied by an earlier, interrupted request
 	}
 	var entry unix.Stat_t
@@ -57,7 +58,7 @@ func (t *tree) copyUp(dst int, value string, trunc int64) (copied int64, err err
 	if err = unix.UtimesNanoAt(unix.AT_FDCWD, procPath(dst, ""), ts, 0); err != nil {
 		return 0, err
 	}
-	if err = unix.Fremovexattr(dst, LinkAttr); err != nil {
+	if err = linkattr.Remove(dst); err != nil {
 		return 0, err
 	}
 	known.forget(t.era.Load(), entry.Ino)

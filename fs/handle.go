@@ -4,6 +4,7 @@ import (
 	"context"
 	"syscall"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
@@ -64,7 +65,7 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	if flags&fsyncFdatasync != 0 {
 		return h.t.errno(retryEINTR0(func() error { return unix.Fdatasync(h.fd) }))
 	}
-	return h.t.errno(retryEINTR0(func() error { return unix.Fsync(h.fd) }))
+	return h.t.errno(atfile.Fsync(h.fd))
 }
 
 // Allocate serves fallocate, hole punching and zeroing, and clears the

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/ezfs/ezfs/internal/linkattr"
 	fusefs "github.com/hanwen/go-fuse/v2/fs" // our own package is also called fs
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
@@ -229,7 +230,7 @@ func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableA
 		id.Gen = linkGen(lt.value)
 		return id, lt, nil
 	}
-	value, ok, err := readLinkValue(dirfd, name)
+	value, ok, err := linkattr.GetAt(dirfd, name)
 	if err != nil && !ok {
 		return id, nil, err
 	}

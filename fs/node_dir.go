@@ -4,6 +4,7 @@ import (
 	"context"
 	"syscall"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
@@ -67,10 +68,10 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	if err != nil {
 		return nil, d.t.errno(err)
 	}
-	if err := retryEINTR0(func() error { return unix.Mkdirat(dirfd, name, createMode(dirfd, mode)) }); err != nil {
+	if err := atfile.Mkdirat(dirfd, name, createMode(dirfd, mode)); err != nil {
 		return nil, d.t.errno(err)
 	}
-	return d.finishCreate(ctx, name, out, func() { unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR) })
+	return d.finishCreate(ctx, name, out, func() { atfile.Unlinkat(dirfd, name, unix.AT_REMOVEDIR) })
 }
 
 func (d *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
@@ -81,10 +82,10 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out 
 	if err != nil {
 		return nil, d.t.errno(err)
 	}
-	if err := retryEINTR0(func() error { return unix.Mknodat(dirfd, name, createMode(dirfd, mode), int(dev)) }); err != nil {
+	if err := atfile.Mknodat(dirfd, name, createMode(dirfd, mode), int(dev)); err != nil {
 		return nil, d.t.errno(err)
 	}
-	return d.finishCreate(ctx, name, out, func() { unix.Unlinkat(dirfd, name, 0) })
+	return d.finishCreate(ctx, name, out, func() { atfile.Unlinkat(dirfd, name, 0) })
 }
 
 func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
@@ -95,10 +96,10 @@ func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 	if err != nil {
 		return nil, d.t.errno(err)
 	}
-	if err := retryEINTR0(func() error { return unix.Symlinkat(target, dirfd, name) }); err != nil {
+	if err := atfile.Symlinkat(target, dirfd, name); err != nil {
 		return nil, d.t.errno(err)
 	}
-	return d.finishCreate(ctx, name, out, func() { unix.Unlinkat(dirfd, name, 0) })
+	return d.finishCreate(ctx, name, out, func() { atfile.Unlinkat(dirfd, name, 0) })
 }
 
 // finishCreate gives a new object its caller as owner and returns its
@@ -175,7 +176,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 	}
 	child, h, errno := d.finishOpenCreate(ctx, fd, name, flags, out)
 	if errno != 0 {
-		unix.Unlinkat(dirfd, name, 0)
+		atfile.Unlinkat(dirfd, name, 0)
 	}
 	return child, h, d.t.openFlags(), errno
 }
@@ -252,7 +253,7 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if err != nil {
 		return d.t.errno(err)
 	}
-	return d.t.errno(retryEINTR0(func() error { return unix.Unlinkat(dirfd, name, 0) }))
+	return d.t.errno(atfile.Unlinkat(dirfd, name, 0))
 }
 
 func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
@@ -260,7 +261,7 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if err != nil {
 		return d.t.errno(err)
 	}
-	return d.t.errno(retryEINTR0(func() error { return unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR) }))
+	return d.t.errno(atfile.Unlinkat(dirfd, name, unix.AT_REMOVEDIR))
 }
 
 func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
@@ -279,9 +280,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent fusefs.Inod
 	if err != nil {
 		return d.t.errno(err)
 	}
-	return d.t.errno(retryEINTR0(func() error {
-		return unix.Renameat2(olddir, name, newdir, newName, uint(flags))
-	}))
+	return d.t.errno(atfile.Renameat(olddir, name, newdir, newName, uint(flags)))
 }
 
 func (d *dirNode) Fsync(ctx context.Context, f fusefs.FileHandle, flags uint32) syscall.Errno {
@@ -294,5 +293,5 @@ func (d *dirNode) Fsync(ctx context.Context, f fusefs.FileHandle, flags uint32) 
 		return d.t.errno(err)
 	}
 	defer closeFD(fd)
-	return d.t.errno(retryEINTR0(func() error { return unix.Fsync(fd) }))
+	return d.t.errno(atfile.Fsync(fd))
 }

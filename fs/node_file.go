@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
-	"golang.org/x/sys/unix"
 )
 
 // fileNode is a regular file of the private tree: the container's own
@@ -81,7 +81,7 @@ func (s *specialNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	}
 	buf := make([]byte, 256)
 	for {
-		n, err := retryEINTR(func() (int, error) { return unix.Readlinkat(dirfd, name, buf) })
+		n, err := atfile.Readlinkat(dirfd, name, buf)
 		if err != nil {
 			return nil, s.t.errno(err)
 		}
@@ -97,13 +97,11 @@ func (s *specialNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 func (n *node) linkTo(dirfd int, name string) error {
 	odir, oname, err := n.loc()
 	if err == nil {
-		return retryEINTR0(func() error { return unix.Linkat(odir, oname, dirfd, name, 0) })
+		return atfile.Linkat(odir, oname, dirfd, name)
 	}
 	if fn, ok := n.Operations().(*fileNode); ok {
 		if h := fn.anyHandle(); h != nil {
-			return retryEINTR0(func() error {
-				return unix.Linkat(unix.AT_FDCWD, procPath(h.fd, ""), dirfd, name, unix.AT_SYMLINK_FOLLOW)
-			})
+			return atfile.LinkFD(h.fd, dirfd, name)
 		}
 	}
 	return err

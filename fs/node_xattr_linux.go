@@ -3,9 +3,9 @@ package fs
 import (
 	"bytes"
 	"context"
-	"strings"
 	"syscall"
 
+	"github.com/ezfs/ezfs/internal/linkattr"
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
 )
@@ -17,7 +17,7 @@ var (
 	_ fusefs.NodeListxattrer   = (*node)(nil)
 )
 
-func isPrivateAttr(attr string) bool { return strings.HasPrefix(attr, privateAttrPrefix) }
+func isPrivateAttr(attr string) bool { return linkattr.IsOurs(attr) }
 
 // xattrPath names the node for the xattr calls, which have no *at form.
 // follow is true when the path ends in the magic link of the node's own

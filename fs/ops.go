@@ -12,8 +12,7 @@ import (
 
 // opCounter counts requests by operation name.
 type opCounter struct {
-	names []string
-	n     []atomic.Int64
+	n []atomic.Int64
 }
 
 const (

@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
@@ -129,7 +130,7 @@ func (h *dirHandle) Releasedir(ctx context.Context, releaseFlags uint32) {
 }
 
 func (h *dirHandle) Fsyncdir(ctx context.Context, flags uint32) syscall.Errno {
-	return h.d.t.errno(retryEINTR0(func() error { return unix.Fsync(h.fd) }))
+	return h.d.t.errno(atfile.Fsync(h.fd))
 }
 
 // parseDirents decodes linux_dirent64 records.

@@ -7,6 +7,7 @@ import (
 	"path"
 	"sync"
 
+	"github.com/ezfs/ezfs/internal/atfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,7 +53,7 @@ func openTemplateReadOnly(path string, logger *slog.Logger) (int, error) {
 		closeFD(fd)
 	}
 	logger.Warn("template area is not isolated read-only; opening it directly", "path", path, "err", err)
-	return unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	return atfile.OpenDirPath(path)
 }
 
 // at runs f on the directory of a checked link value and the value's last

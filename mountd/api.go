@@ -178,13 +178,14 @@ func listen(socket string) (net.Listener, error) {
 		return nil, fmt.Errorf("mountd is running already on %s", socket)
 	}
 	os.Remove(socket)
-	old := unix.Umask(0o077)
+	// The socket is born 0600: a chmod after listen would leave a moment
+	// in which a client that found it could change its mode first.
+	old := unix.Umask(0o177)
 	l, err := net.Listen("unix", socket)
 	unix.Umask(old)
 	if err != nil {
 		return nil, err
 	}
-	os.Chmod(socket, 0o600)
 	return l, nil
 }
 

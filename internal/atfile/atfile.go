@@ -1,10 +1,3 @@
-// Package atfile reaches files inside a tree someone else controls (a
-// container's root or private area) the way a chroot of it would:
-// every path is resolved with openat2(RESOLVE_IN_ROOT|
-// RESOLVE_NO_MAGICLINKS) against the tree's directory fd, so a symlink
-// in the tree (to "/", to "../../..", to a host directory) leads into
-// the tree and never out of it; the last element is never followed, and
-// files are created O_EXCL. Only the tree's own path is trusted.
 package atfile
 
 import (
@@ -13,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -137,33 +129,8 @@ func (r *Root) Replace(p string, data []byte, mode uint32) error {
 		return err
 	}
 	defer unix.Close(dirfd)
-	tmp := ".new-" + name + "-" + strconv.Itoa(os.Getpid())
-	unix.Unlinkat(dirfd, tmp, 0)
-	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
-	if err != nil {
-		return r.err("create", path.Join(path.Dir(p), tmp), err)
-	}
-	f := os.NewFile(uintptr(fd), tmp)
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(os.FileMode(mode & 0o777))
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = unix.Renameat(dirfd, tmp, dirfd, name)
-	}
-	if err != nil {
-		unix.Unlinkat(dirfd, tmp, 0)
+	if err := WriteFileAt(dirfd, name, data, mode); err != nil {
 		return r.err("replace", p, err)
-	}
-	if dfd, err := unix.Openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
-		unix.Fsync(dfd)
-		unix.Close(dfd)
 	}
 	return nil
 }
