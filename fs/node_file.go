@@ -8,6 +8,7 @@ import (
 
 	"github.com/ezfs/ezfs/internal/atfile"
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"golang.org/x/sys/unix"
 )
 
 // fileNode is a regular file of the private tree: the container's own
