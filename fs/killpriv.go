@@ -13,7 +13,9 @@ import (
 // security.capability attribute (a GETXATTR before every write and
 // chown, since it caches no "absent"). With it the daemon clears them,
 // and the kernel marks a file it has seen without set-ID bits and
-// capabilities (S_NOSEC) and asks no more until they change.
+// capabilities (S_NOSEC) and asks no more before its writes until they
+// are set (it still asks at every chown). It removes capabilities
+// itself, with a REMOVEXATTR, as before.
 //
 // What the daemon then does, as root, whose own writes and truncates
 // clear nothing on the backing filesystem:
@@ -21,7 +23,10 @@ import (
 //     CAP_FSETID): clears them after the truncate (node.go);
 //   - OPEN with O_TRUNC: clears them for a caller without CAP_FSETID
 //     (truncatedAtOpen; the kernel's OPEN_KILL_SUIDGID says the same,
-//     but go-fuse does not pass it on);
+//     but go-fuse's node API does not pass it on);
+//   - a chown: the backing chown, as root, clears the set-user-ID bit
+//     and a group-executable file's set-group-ID bit, which is what the
+//     kernel asked for before;
 //   - a write by a caller without CAP_FSETID (a passthrough write never
 //     reaches the daemon): the kernel sends an empty SETATTR before it,
 //     which the daemon serves as chown(-1, -1), and a chown by root
