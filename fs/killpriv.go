@@ -29,9 +29,9 @@ import (
 //     kernel asked for before;
 //   - a write by a caller without CAP_FSETID (a passthrough write never
 //     reaches the daemon): the kernel sends an empty SETATTR before it,
-//     which the daemon serves as chown(-1, -1), and a chown by root
-//     clears the set-user-ID bit, and the set-group-ID bit of a
-//     group-executable file, as the kernel did before;
+//     as for chown(path, -1, -1); the daemon serves it as that chown,
+//     which as root clears the set-user-ID bit and a group-executable
+//     file's set-group-ID bit, and then by the caller's rule (node.go);
 //   - FALLOCATE: as before (setid.go).
 //
 // The rule is the kernel's for a local filesystem (setid.go), the

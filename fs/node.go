@@ -157,6 +157,16 @@ func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
 		if err := chownAt(dirfd, name, n.StableAttr().Ino, u, g); err != nil {
 			return err
 		}
+		// The kernel sends the same before a write by a caller without
+		// CAP_FSETID (killpriv.go). The backing chown, as root, cleared
+		// the set-user-ID bit and a group-executable file's
+		// set-group-ID bit; the caller's chown or write also clears the
+		// set-group-ID bit where it is not in the file's group.
+		if in.Valid&setattrChanges == 0 {
+			if err := dropSetIDAt(dirfd, name, n.StableAttr().Ino, &in.Caller); err != nil {
+				return err
+			}
+		}
 	}
 	if mode, ok := in.GetMode(); ok {
 		if err := chmodAt(dirfd, name, n.StableAttr().Ino, mode&07777); err != nil {

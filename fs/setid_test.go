@@ -76,8 +76,8 @@ func TestFallocateDropsSetID(t *testing.T) {
 
 // TestWriteDropsSetID: a write, a truncate and an open with O_TRUNC by an
 // unprivileged caller clear the set-user-ID bit, and the set-group-ID bit
-// of a group-executable file, as on a local filesystem; root's keep
-// them. Passthrough writes never reach the daemon, so the kernel must
+// of a group-executable file or of a caller outside the file's group, as
+// on a local filesystem; root's keep them. Passthrough writes never reach the daemon, so the kernel must
 // still be the one to clear them there.
 func TestWriteDropsSetID(t *testing.T) {
 	t.Run("passthrough", func(t *testing.T) { testWriteDropsSetID(t, false) })
@@ -103,6 +103,7 @@ func testWriteDropsSetID(t *testing.T, noPassthrough bool) {
 		{"suid", 0o666 | os.ModeSetuid, 0o666},
 		{"sgid-gx", 0o676 | os.ModeSetgid, 0o676},
 		{"both", 0o676 | os.ModeSetuid | os.ModeSetgid, 0o676},
+		{"sgid-not-in-group", 0o666 | os.ModeSetgid, 0o666}, // nobody is not in root's group
 	}
 	for _, op := range ops {
 		for _, m := range modes {
