@@ -28,8 +28,9 @@ import (
 // One bound for the whole process, as mountd serves many mounts: past it
 // an eighth of the values, whichever the map yields first, go.
 type knownLinks struct {
-	mu sync.RWMutex // lookups, one per entry a listing or lookup stats, share it
-	m  map[knownKey]knownLink
+	mu   sync.RWMutex // lookups, one per entry a listing or lookup stats, share it
+	m    map[knownKey]knownLink
+	peak int // the most entries m has held: a Go map keeps its table when emptied
 }
 
 type knownKey struct {
@@ -91,6 +92,7 @@ func (k *knownLinks) remember(era uint64, st *unix.Stat_t, link *linkTarget) {
 		}
 	}
 	k.m[knownKey{era, st.Ino}] = knownLink{ctime: st.Ctim.Nano(), link: link}
+	k.peak = max(k.peak, len(k.m))
 }
 
 func (k *knownLinks) forget(era, ino uint64) {
@@ -100,7 +102,9 @@ func (k *knownLinks) forget(era, ino uint64) {
 }
 
 // dropEra forgets what was remembered in era, which no tree uses any
-// more: its memory goes back at once, not when the bound is reached.
+// more: its memory goes back at once, not when the bound is reached. A
+// Go map does not shrink as keys go, so one left at less than half its
+// peak is copied into a map of its size (when the last mount ends, none).
 func (k *knownLinks) dropEra(era uint64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -108,6 +112,16 @@ func (k *knownLinks) dropEra(era uint64) {
 		if key.era == era {
 			delete(k.m, key)
 		}
+	}
+	switch {
+	case len(k.m) == 0:
+		k.m, k.peak = nil, 0
+	case len(k.m) < k.peak/2:
+		m := make(map[knownKey]knownLink, len(k.m))
+		for key, v := range k.m {
+			m[key] = v
+		}
+		k.m, k.peak = m, len(m)
 	}
 }
 

@@ -53,8 +53,10 @@ func CheckLinkValue(v string) error {
 var linkBufs = sync.Pool{New: func() any { b := make([]byte, 256); return &b }}
 
 // readLinkValue returns the link value of (dirfd, name), or ok=false when
-// the file carries no link attribute.
-func readLinkValue(dirfd int, name string) (value string, ok bool, err error) {
+// the file carries no link attribute. A value intern knows comes back as
+// its string: no copy per lookup, which the collector would otherwise
+// find scattered among the nodes that stay (nil intern: always a copy).
+func readLinkValue(dirfd int, name string, intern func([]byte) string) (value string, ok bool, err error) {
 	bp := linkBufs.Get().(*[]byte)
 	defer linkBufs.Put(bp)
 	buf := *bp
@@ -70,6 +72,11 @@ func readLinkValue(dirfd int, name string) (value string, ok bool, err error) {
 			return "", true, fmt.Errorf("%w: value longer than %d bytes", ErrBadLink, maxLinkValue)
 		case err != nil:
 			return "", false, err
+		}
+		if intern != nil {
+			if v := intern(buf[:n]); v != "" {
+				return v, true, nil
+			}
 		}
 		return string(buf[:n]), true, nil
 	}

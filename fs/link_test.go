@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"hash/fnv"
 	"strings"
 	"testing"
 )
@@ -29,4 +30,19 @@ func FuzzCheckLinkValue(f *testing.F) {
 			t.Fatalf("accepted %q", v)
 		}
 	})
+}
+
+// TestLinkGenIsFNV1a: generations are the kernel's inode generations of
+// link entries: a new way of computing them must give the same numbers.
+func TestLinkGenIsFNV1a(t *testing.T) {
+	for _, v := range []string{"", "pkg/a", "usr/share/doc/libc6/changelog.Debian.gz"} {
+		h := fnv.New64a()
+		h.Write([]byte(v))
+		if got, want := linkGen(v), h.Sum64()|1; got != want {
+			t.Errorf("linkGen(%q) = %#x, want %#x", v, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { linkGen("usr/share/doc/libc6/changelog.Debian.gz") }); n != 0 {
+		t.Errorf("linkGen allocates %v times", n)
+	}
 }
