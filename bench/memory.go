@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -57,14 +58,16 @@ func memoryFigures(ezctl string, d *dataset) ([]densityResult, error) {
 		}
 		mnts = append(mnts, mnt)
 	}
-	ezctlRun := func(args ...string) error {
+	ezctlOut := func(args ...string) ([]byte, error) {
 		cmd := exec.Command(ezctl, args...)
 		cmd.Env = append(os.Environ(), "EZFS_MOUNTD_SOCKET="+e.socket)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("ezctl %s: %v: %s", strings.Join(args, " "), err, out)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return out, fmt.Errorf("ezctl %s: %v: %s", strings.Join(args, " "), err, out)
 		}
-		return nil
+		return out, nil
 	}
+	ezctlRun := func(args ...string) error { _, err := ezctlOut(args...); return err }
 	umount := func(i int) error { return ezctlRun("umount", mnts[i]) }
 	defer func() {
 		for i := range mnts {
@@ -78,41 +81,62 @@ func memoryFigures(ezctl string, d *dataset) ([]densityResult, error) {
 		base := filepath.Join(dir, fmt.Sprint(i))
 		return ezctlRun("mount", "--template", d.template, "--private", filepath.Join(base, "private"), "--log", base+".log", mnts[i])
 	}
-	for i := 0; i < memoryWalked; i++ {
-		if err := mount(i); err != nil {
+	// The caches of the whole machine can be dropped by anyone, which
+	// makes the kernel forget the walk's inodes and the daemon its nodes:
+	// a run that saw that is made again (at most 3 times).
+	var (
+		pid                       int
+		idle, atEnd, walked, anon int64
+		idleHeap, walkedHeap      heapStats
+		inodes                    int
+		disturbed                 = true
+	)
+	for try := 0; try < 3 && disturbed; try++ {
+		for i := 0; i < memoryWalked; i++ {
+			if err := mount(i); err != nil {
+				return nil, err
+			}
+		}
+		if pid = e.mountdPID(); pid == 0 {
+			return nil, fmt.Errorf("no mountd on %s", e.socket)
+		}
+		if err := dropCaches(); err != nil {
 			return nil, err
 		}
-	}
-	pid := e.mountdPID()
-	if pid == 0 {
-		return nil, fmt.Errorf("no mountd on %s", e.socket)
-	}
-	if err := dropCaches(); err != nil {
-		return nil, err
-	}
-	settle([]int{pid})
-	idle, _ := rss(pid)
-	idleHeap, _ := mountdHeap(e.socket)
-	inodes := 0
-	for i := 0; i < memoryWalked; i++ {
-		n, err := walkCount(filepath.Join(mnts[i], filepath.Base(d.tree)))
-		if err != nil {
-			return nil, err
+		settle([]int{pid})
+		idle, _ = rss(pid)
+		idleHeap, _ = mountdHeap(e.socket)
+		inodes = 0
+		for i := 0; i < memoryWalked; i++ {
+			n, err := walkCount(filepath.Join(mnts[i], filepath.Base(d.tree)))
+			if err != nil {
+				return nil, err
+			}
+			inodes += n
 		}
-		inodes += n
+		settle([]int{pid})
+		forgot := forgets(ezctlOut)
+		atEnd, _ = rss(pid)
+		walked = settledRSS(pid)
+		anon, _ = rssAnon(pid)
+		walkedHeap, _ = mountdHeap(e.socket)
+		if n := forgets(ezctlOut) - forgot; n > int64(inodes)/100 {
+			fmt.Fprintf(os.Stderr, "  mountd memory: the kernel forgot %d of the walk's inodes meanwhile (caches dropped by another process?); again\n", n)
+		} else {
+			disturbed = false
+		}
+		for i := 0; i < memoryWalked; i++ {
+			if err := umount(i); err != nil {
+				return nil, err
+			}
+		}
 	}
-	settle([]int{pid})
-	atEnd, _ := rss(pid)
-	walked := settledRSS(pid)
-	anon, _ := rssAnon(pid)
-	walkedHeap, _ := mountdHeap(e.socket)
 	perInodeAtEnd := float64(atEnd-idle) / float64(inodes)
 	perInode := float64(walked-idle) / float64(inodes)
 	perInodeLive := float64(walkedHeap.live-idleHeap.live) / float64(inodes)
-	for i := 0; i < memoryWalked; i++ {
-		if err := umount(i); err != nil {
-			return nil, err
-		}
+	note := ""
+	if disturbed {
+		note = " (DISTURBED: caches dropped meanwhile)"
 	}
 	for round := 0; round < memoryRounds; round++ {
 		for i := 0; i < memoryRoundMounts; i++ {
@@ -137,7 +161,7 @@ func memoryFigures(ezctl string, d *dataset) ([]densityResult, error) {
 	const MiB = 1 << 20
 	return []densityResult{
 		{Name: fmt.Sprintf("before: %d mounts, nothing walked (RSS)", memoryWalked), Value: float64(idle), Unit: "B"},
-		{Name: fmt.Sprintf("after a cold walk through %d mounts (RSS, idle)", memoryWalked), Value: float64(walked), Unit: "B", Target: "<= 24 MiB", Met: walked <= 24*MiB},
+		{Name: fmt.Sprintf("after a cold walk through %d mounts (RSS, idle)%s", memoryWalked, note), Value: float64(walked), Unit: "B", Target: "<= 24 MiB", Met: walked <= 24*MiB},
 		{Name: "  the same, as the walk ended", Value: float64(atEnd), Unit: "B"},
 		{Name: "  of it anonymous (the rest: the binary's pages)", Value: float64(anon), Unit: "B"},
 		{Name: "  its Go heap: live / in use / obtained from the OS", Value: float64(walkedHeap.live), Unit: "B", Extra: walkedHeap.String()},
@@ -148,6 +172,25 @@ func memoryFigures(ezctl string, d *dataset) ([]densityResult, error) {
 		{Name: "  of it anonymous (the rest: the binary's pages)", Value: float64(endedAnon), Unit: "B"},
 		{Name: "  its Go heap: live / in use / obtained from the OS", Value: float64(endedHeap.live), Unit: "B", Extra: endedHeap.String()},
 	}, nil
+}
+
+// forgets is how many FORGETs mountd's mounts have served.
+func forgets(ezctl func(args ...string) ([]byte, error)) int64 {
+	out, err := ezctl("mountd", "status", "--json")
+	if err != nil {
+		return 0
+	}
+	var st struct {
+		Mounts []struct {
+			Ops map[string]int64 `json:"ops"`
+		} `json:"mounts"`
+	}
+	json.Unmarshal(out, &st)
+	var n int64
+	for _, m := range st.Mounts {
+		n += m.Ops["FORGET"]
+	}
+	return n
 }
 
 // walkCount is walk, returning how many entries it saw.

@@ -62,6 +62,6 @@ func writeSVG(path, data string, results []result, lines []string) error {
 <text x="10" y="20" font-size="14">ezbench: speed as a fraction of native (1.0 = native, longer is faster) — %s</text>
 <line x1="%d" y1="30" x2="%d" y2="%d" stroke="#444" stroke-dasharray="4,3"/>
 <text x="%d" y="%d" font-size="10" text-anchor="middle">native</text>
-`, max(left+width+170, 720), y+30, html.EscapeString(data), one, one, y0, one, y0+14)
+`, max(left+width+170, 820), y+30, html.EscapeString(data), one, one, y0, one, y0+14)
 	return os.WriteFile(path, []byte(header+b.String()+"</svg>\n"), 0o644)
 }

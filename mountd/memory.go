@@ -29,6 +29,8 @@ const (
 	// for a collection to be worth it: a daemon answering a status now
 	// and then does not collect a large heap every few seconds.
 	trimMin = 4 << 20
+	// afterMountPasses is how many trims follow the end of a mount.
+	afterMountPasses = 3
 )
 
 // tuneMemory sets a memory limit unless the environment chose one
@@ -92,10 +94,12 @@ func (tr *trimmer) mountEnded() {
 	}
 }
 
-// run trims until stop closes. After a mount ended it trims twice, a
-// tick apart: what the mount's last requests left in go-fuse's buffer
-// pools and what objects with finalizers referred to survive the first
-// collection.
+// run trims until stop closes. After a mount ended it trims
+// afterMountPasses times, a tick apart: what the mount's last requests
+// left in go-fuse's buffer pools, and what objects with finalizers or
+// cleanups (directory nodes close their fds in one) referred to, survive
+// the first collection; after 5 rounds of 4 mounts walked the heap in
+// use was 5.4 MiB after two and 2.5 MiB after three.
 func (tr *trimmer) run(stop <-chan struct{}, tick <-chan time.Time) {
 	last, _ := tr.heap()
 	prev, quiet, passes := last, 0, 0
@@ -104,7 +108,7 @@ func (tr *trimmer) run(stop <-chan struct{}, tick <-chan time.Time) {
 		case <-stop:
 			return
 		case <-tr.ended:
-			passes = 2
+			passes = afterMountPasses
 			continue
 		case <-tick:
 		}
