@@ -21,9 +21,9 @@ type Template struct {
 
 // resolvedLinks maps link values to their resolved targets: one entry
 // per template file some mount has looked up, kept while the template is
-// open. A plain map under a lock, not a sync.Map: that one costs about
-// 150 bytes more per entry (its trie's nodes, the value's key boxed),
-// and the lookups mostly read.
+// open. A plain map under a lock, not a sync.Map: that one took 123
+// bytes a value against 56 (its trie's nodes, the key boxed), and the
+// lookups mostly read, which a read lock serves.
 type resolvedLinks struct {
 	mu sync.RWMutex
 	m  map[string]*linkTarget
