@@ -45,16 +45,17 @@ func tuneMemory() {
 	}
 }
 
-// memoryLimit is a quarter of the machine's memory, at least 256 MiB: a
-// soft bound past which the collector works harder rather than let a
-// daemon holding many large mounts push the node into swap. Below it,
-// GOGC alone sets the headroom.
+// memoryLimit is half the machine's memory, at least 256 MiB: a soft
+// bound past which the collector works harder (up to half the CPU)
+// rather than let a daemon holding many large mounts push the node into
+// swap. Below it, GOGC alone sets the headroom. Not lower: a live heap
+// past the limit keeps the collector running.
 func memoryLimit() int64 {
 	var si unix.Sysinfo_t
 	if unix.Sysinfo(&si) != nil {
 		return 0
 	}
-	return max(int64(si.Totalram)*int64(si.Unit)/4, 256<<20)
+	return max(int64(si.Totalram)*int64(si.Unit)/2, 256<<20)
 }
 
 // trimmer hands memory back to the system when the daemon is idle after
