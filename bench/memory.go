@@ -46,12 +46,13 @@ func memoryFigures(ezctl string, d *dataset) ([]densityResult, error) {
 	for i := 0; i < memoryRoundMounts; i++ {
 		base := filepath.Join(dir, fmt.Sprint(i))
 		priv, mnt := filepath.Join(base, "private"), filepath.Join(base, "root")
-		// The private trees are kept for later runs; walks change nothing.
-		if _, err := os.Stat(filepath.Join(priv, pkgDir+".done")); err != nil {
+		// The private trees are kept for later runs (walks change nothing),
+		// made again for another tree (--quick or not).
+		if _, err := os.Stat(filepath.Join(priv, filepath.Base(d.tree)+".done")); err != nil {
 			if err := d.makePrivate(priv); err != nil {
 				return nil, err
 			}
-			os.WriteFile(filepath.Join(priv, pkgDir+".done"), nil, 0o644)
+			os.WriteFile(filepath.Join(priv, filepath.Base(d.tree)+".done"), nil, 0o644)
 		}
 		if err := os.MkdirAll(mnt, 0o755); err != nil {
 			return nil, err
@@ -85,11 +86,11 @@ func memoryFigures(ezctl string, d *dataset) ([]densityResult, error) {
 	// makes the kernel forget the walk's inodes and the daemon its nodes:
 	// a run that saw that is made again (at most 3 times).
 	var (
-		pid                       int
-		idle, atEnd, walked, anon int64
-		idleHeap, walkedHeap      heapStats
-		inodes                    int
-		disturbed                 = true
+		pid                                 int
+		idle, idleAnon, atEnd, walked, anon int64
+		idleHeap, walkedHeap                heapStats
+		inodes                              int
+		disturbed                           = true
 	)
 	for try := 0; try < 3 && disturbed; try++ {
 		for i := 0; i < memoryWalked; i++ {
@@ -105,6 +106,7 @@ func memoryFigures(ezctl string, d *dataset) ([]densityResult, error) {
 		}
 		settle([]int{pid})
 		idle, _ = rss(pid)
+		idleAnon, _ = rssAnon(pid)
 		idleHeap, _ = mountdHeap(e.socket)
 		inodes = 0
 		for i := 0; i < memoryWalked; i++ {
@@ -167,6 +169,7 @@ func memoryFigures(ezctl string, d *dataset) ([]densityResult, error) {
 		{Name: "  its Go heap: live / in use / obtained from the OS", Value: float64(walkedHeap.live), Unit: "B", Extra: walkedHeap.String()},
 		{Name: fmt.Sprintf("per cached inode (RSS growth of the walk / %d inodes, idle)", inodes), Value: perInode, Unit: "b", Target: "<= 800 B", Met: perInode <= 800},
 		{Name: "  the same, as the walk ended", Value: perInodeAtEnd, Unit: "b"},
+		{Name: "  anonymous memory per cached inode (no binary pages)", Value: float64(anon-idleAnon) / float64(inodes), Unit: "b"},
 		{Name: "  live heap per cached inode", Value: perInodeLive, Unit: "b"},
 		{Name: fmt.Sprintf("after every mount has ended (%d rounds of %d, RSS)", memoryRounds, memoryRoundMounts), Value: float64(ended), Unit: "B", Target: "<= 20 MiB", Met: ended <= 20*MiB},
 		{Name: "  of it anonymous (the rest: the binary's pages)", Value: float64(endedAnon), Unit: "B"},
