@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"fmt"
 	"hash/fnv"
 	"strings"
 	"testing"
@@ -44,5 +45,21 @@ func TestLinkGenIsFNV1a(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { linkGen("usr/share/doc/libc6/changelog.Debian.gz") }); n != 0 {
 		t.Errorf("linkGen allocates %v times", n)
+	}
+}
+
+// TestResolvedLinksBounded: a template keeps at most maxResolvedLinks
+// resolved values, and the newest is among them.
+func TestResolvedLinksBounded(t *testing.T) {
+	var r resolvedLinks
+	for i := 0; i < maxResolvedLinks+10; i++ {
+		r.store(&linkTarget{value: fmt.Sprintf("pkg/%d", i)})
+	}
+	if n := len(r.m); n > maxResolvedLinks {
+		t.Fatalf("%d resolved values kept, bound %d", n, maxResolvedLinks)
+	}
+	last := fmt.Sprintf("pkg/%d", maxResolvedLinks+9)
+	if v := r.intern([]byte(last)); v != last {
+		t.Fatalf("the newest value %q is not kept (intern says %q)", last, v)
 	}
 }

@@ -47,14 +47,29 @@ func (r *resolvedLinks) intern(b []byte) string {
 	return lt.value
 }
 
+// maxResolvedLinks bounds the resolved values a template keeps (about
+// 160 bytes each with their strings); past it an eighth of them,
+// whichever the map yields first, go, and are resolved again when looked
+// up. Nodes and remembered values keep their own pointers.
+const maxResolvedLinks = 1 << 17
+
 // store keeps lt, whose value is the key: the map shares its bytes.
 func (r *resolvedLinks) store(lt *linkTarget) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.m == nil {
 		r.m = make(map[string]*linkTarget)
 	}
+	if len(r.m) >= maxResolvedLinks {
+		drop := maxResolvedLinks / 8
+		for v := range r.m {
+			delete(r.m, v)
+			if drop--; drop == 0 {
+				break
+			}
+		}
+	}
 	r.m[lt.value] = lt
-	r.mu.Unlock()
 }
 
 // OpenTemplate opens the template area at path (absolute). The caller
