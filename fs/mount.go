@@ -180,6 +180,7 @@ func (s *Server) Wait() {
 		unwatchMount(s.mntID)
 	}
 	s.t.stopReadahead()
+	s.t.pre.close()
 	known.dropEra(s.t.era.Load())
 	// The kernel sends no FORGET for what it still caches at unmount:
 	// close every directory's fd now, not whenever the GC gets to it.

@@ -240,7 +240,7 @@ func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableA
 		id.Gen = linkGen(lt.value)
 		return id, lt, nil
 	}
-	value, ok, err := linkattr.GetAt(dirfd, name)
+	value, ok, err := linkattr.GetAtInterned(dirfd, name, t.tmpl.links.intern)
 	if err != nil && !ok {
 		return id, nil, err
 	}

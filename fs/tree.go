@@ -1,7 +1,6 @@
 package fs
 
 import (
-	"hash/fnv"
 	"log/slog"
 	"sync/atomic"
 	"syscall"
@@ -15,11 +14,21 @@ import (
 // Plain files have generation 2; a link's is odd, from its value.
 const genPlain = 2
 
+// linkGen is FNV-1a of the value, written out: hash/fnv's Write copied
+// the value to the heap on every lookup.
 func linkGen(value string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(value))
-	return h.Sum64() | 1
+	h := uint64(fnvOffset64)
+	for i := 0; i < len(value); i++ {
+		h ^= uint64(value[i])
+		h *= fnvPrime64
+	}
+	return h | 1
 }
+
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
 
 // tree is what every node of one mount shares.
 type tree struct {
