@@ -8,7 +8,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.6.1
 SHELL   := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help build test test-debian check bench bench-quick demo fuzz soak clean clean-test
+.PHONY: help build test test-debian test-workloads check bench bench-quick demo fuzz soak clean clean-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,6 +19,7 @@ build: ## build bin/ezctl and bin/ezbench
 
 test: build ## vet, then every test that fits in a few minutes, mounted tests included
 	$(GO) vet ./...
+	$(GO) vet -tags online,workloads,soak ./integration/ # the suites behind their own targets must build too
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) test -count=1 -timeout 5m ./...
 	GOMAXPROCS=1 $(GO) test -race -count=1 -timeout 5m ./fs/ ./ctl/ ./mountd/ ./tmpl/ ./internal/...
@@ -26,11 +27,15 @@ test: build ## vet, then every test that fits in a few minutes, mounted tests in
 test-debian: build ## build a real Debian 12 cache from the host's apt sources, use it (needs the Debian mirror)
 	$(GO) test -tags online -count=1 -timeout 15m -run TestDebianOnline -v ./integration/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+.*REPORT|\s+.*\.go:)' ; test $${PIPESTATUS[0]} -eq 0
 
+test-workloads: build ## real programs in a Debian container on ezfs and on a plain copy; stress-ng, fio (needs the Debian mirror)
+	$(GO) test -tags workloads -count=1 -timeout 9m -run 'TestWorkloads|TestStressNGFilesystem|TestFioVerify' -v ./integration/
+
 soak: build ## 8 processes in each of 4 containers for SOAK (default 60s), then compared with their models
 	EZFS_SOAK_DURATION=$${SOAK:-60s} $(GO) test -tags soak -count=1 -timeout 30m -run TestSoak -v ./integration/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+.*\.go:)' ; test $${PIPESTATUS[0]} -eq 0
 
 check: ## vet, gofmt, staticcheck
 	$(GO) vet ./...
+	$(GO) vet -tags online,workloads,soak ./integration/ # the suites behind their own targets must build too
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) run $(STATICCHECK) ./...
 

@@ -87,4 +87,54 @@ func TestDebianOnline(t *testing.T) {
 		t.Error("401 got nginx too")
 	}
 	t.Log(n.ok(t, "list"))
+	aptFromHostSources(t, n.root("401"))
+}
+
+// aptFromHostSources runs apt inside the container against the host's own
+// apt sources (the Debian mirror): update, install of a package with
+// dependencies, remove, purge, install again, and dpkg clean afterwards.
+// The sources and resolv.conf are copied in, since the container's own
+// have none.
+func aptFromHostSources(t *testing.T, root string) {
+	for _, f := range append(append([]string{"/etc/resolv.conf", "/etc/apt/sources.list"},
+		globAll(t, "/etc/apt/sources.list.d/*.list")...), globAll(t, "/etc/apt/sources.list.d/*.sources")...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		must(t, os.WriteFile(filepath.Join(root, f), data, 0o644))
+	}
+	c := chroot{name: "ezfs 401", root: root}
+	start := time.Now()
+	out, err := c.run(5*time.Minute, `apt-get update -qq
+apt-get install -y -qq jq >/dev/null
+jq --version
+apt-get remove -y -qq jq >/dev/null
+apt-get purge -y -qq jq >/dev/null
+apt-get autoremove --purge -y -qq >/dev/null
+apt-get install -y -qq jq >/dev/null
+echo '{"a": 1}' | jq -c .
+a=$(dpkg --audit); echo "audit: ${a:-clean}"
+dpkg -V jq libjq1 libonig5; echo "verify: $?"
+dpkg-query -W -f '${db:Status-Abbrev}\n' | sort | uniq -c | sed 's/^ */status /'`)
+	t.Logf("TIMING apt against the host's sources inside 401: %v", time.Since(start).Round(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"jq-1.", "{\"a\":1}\n", "audit: clean\n", "verify: 0\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apt inside the container: no %q in:\n%s", want, out)
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "status" && f[2] != "ii" {
+			t.Errorf("packages not installed and configured: %q", l)
+		}
+	}
+}
+
+func globAll(t *testing.T, pattern string) []string {
+	m, err := filepath.Glob(pattern)
+	must(t, err)
+	return m
 }
