@@ -2,7 +2,6 @@ package ctl
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -31,8 +30,8 @@ func runCache(c *cli.Context, update bool) error {
 	if err != nil {
 		return err
 	}
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("cache: needs root (package files keep their owners, link entries are trusted.* attributes)")
+	if err := requireRoot("cache"); err != nil {
+		return err
 	}
 	res, err := a.CreateCache(c.Context, c.Args().First(), tmpl.CacheOptions{
 		Update: update, Reporter: newReporter(), Mount: mountInProcess,

@@ -18,21 +18,21 @@ var globalFlags = []cli.Flag{
 
 // config returns the node's configuration from --vz, --conf or the
 // default vz.conf.
-func config(c *cli.Context) (*tmpl.Config, error) {
+func config(c *cli.Context) (*tmpl.VZConf, error) {
 	vz, conf := c.String("vz"), c.String("conf")
 	if vz != "" && conf != "" {
 		return nil, fmt.Errorf("--vz and --conf exclude each other; give one")
 	}
 	if vz != "" {
-		return tmpl.VZConfig(vz)
+		return tmpl.VZDirConf(vz)
 	}
 	if conf != "" {
-		return tmpl.LoadConfig(conf, true)
+		return tmpl.LoadVZConf(conf, true)
 	}
-	return tmpl.LoadConfig(tmpl.DefaultConfPath, false)
+	return tmpl.LoadVZConf(tmpl.DefaultVZConfPath, false)
 }
 
-func area(c *cli.Context) (*tmpl.Area, *tmpl.Config, error) {
+func area(c *cli.Context) (*tmpl.Area, *tmpl.VZConf, error) {
 	cfg, err := config(c)
 	if err != nil {
 		return nil, nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/ezfs/ezfs/internal/mountinfo"
 	"github.com/ezfs/ezfs/mountd"
 	"github.com/ezfs/ezfs/tmpl"
+	container "github.com/ezfs/ezfs/tmpl/ct"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 )
@@ -31,7 +32,7 @@ var ctCommands = []*cli.Command{
 	{Name: "destroy", Usage: "remove a container (not while mounted)", ArgsUsage: "CTID", Action: runDestroy},
 }
 
-func openCT(c *cli.Context) (*tmpl.CT, error) {
+func openCT(c *cli.Context) (*container.CT, error) {
 	if c.NArg() < 1 {
 		return nil, fmt.Errorf("%s: want a CTID (see %s --help)", c.Command.HelpName, c.Command.HelpName)
 	}
@@ -43,7 +44,7 @@ func openCT(c *cli.Context) (*tmpl.CT, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.OpenCT(cfg, id)
+	return container.Open(a, cfg, id)
 }
 
 // isMounted reports whether the container's root is a live ezfs mount.
@@ -55,9 +56,9 @@ func isMounted(root string) bool {
 // ctOptions gives container operations a way into the container (its
 // mount, through mountd, for the while if it is not mounted) and the
 // invalidation of a mounted container's caches.
-func ctOptions(c *cli.Context, ct *tmpl.CT) tmpl.CTOptions {
+func ctOptions(c *cli.Context, ct *container.CT) container.Options {
 	root := ct.Cfg.Root(ct.ID)
-	opts := tmpl.CTOptions{Reporter: newReporter(), Mount: mountInProcess}
+	opts := container.Options{Reporter: newReporter(), Mount: mountInProcess}
 	opts.InContainer = func(fn func(string) error) error {
 		if isMounted(root) {
 			return fn(root)
@@ -93,18 +94,11 @@ func ctOptions(c *cli.Context, ct *tmpl.CT) tmpl.CTOptions {
 	return opts
 }
 
-func needRoot(what string) error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("%s: needs root (link entries are trusted.* attributes, files keep their owners)", what)
-	}
-	return nil
-}
-
 func runCreate(c *cli.Context) error {
 	if err := needArgs(c, 1, "one CTID"); err != nil {
 		return err
 	}
-	if err := needRoot("create"); err != nil {
+	if err := requireRoot("create"); err != nil {
 		return err
 	}
 	a, cfg, err := area(c)
@@ -116,7 +110,7 @@ func runCreate(c *cli.Context) error {
 		return err
 	}
 	start := time.Now()
-	ct, err := a.Create(c.Context, cfg, id, c.String("ostemplate"), tmpl.CTOptions{Reporter: newReporter(), Mount: mountInProcess})
+	ct, err := container.Create(c.Context, a, cfg, id, c.String("ostemplate"), container.Options{Reporter: newReporter(), Mount: mountInProcess})
 	if err != nil {
 		return err
 	}
@@ -124,7 +118,7 @@ func runCreate(c *cli.Context) error {
 	return nil
 }
 
-func printReport(rep *tmpl.Report) {
+func printReport(rep *container.Report) {
 	if rep == nil {
 		return
 	}
@@ -141,7 +135,7 @@ func runInstall(c *cli.Context) error {
 	if c.NArg() < 2 {
 		return fmt.Errorf("install: want a CTID and one or more APP templates")
 	}
-	if err := needRoot("install"); err != nil {
+	if err := requireRoot("install"); err != nil {
 		return err
 	}
 	ct, err := openCT(c)
@@ -159,7 +153,7 @@ func runInstall(c *cli.Context) error {
 }
 
 func runUpdate(c *cli.Context) error {
-	if err := needRoot("update"); err != nil {
+	if err := requireRoot("update"); err != nil {
 		return err
 	}
 	ct, err := openCT(c)
@@ -184,7 +178,7 @@ func runRemove(c *cli.Context) error {
 	if c.NArg() < 2 {
 		return fmt.Errorf("remove: want a CTID and one or more APP templates")
 	}
-	if err := needRoot("remove"); err != nil {
+	if err := requireRoot("remove"); err != nil {
 		return err
 	}
 	ct, err := openCT(c)
@@ -209,7 +203,7 @@ func runStatus(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ups, err := ct.Status(c.Context, tmpl.CTOptions{})
+	ups, err := ct.Status(c.Context, container.Options{})
 	if err != nil {
 		return err
 	}
@@ -345,7 +339,7 @@ func runDestroy(c *cli.Context) error {
 	if err := needArgs(c, 1, "one CTID"); err != nil {
 		return err
 	}
-	if err := needRoot("destroy"); err != nil {
+	if err := requireRoot("destroy"); err != nil {
 		return err
 	}
 	id, err := ctidArg(c)
@@ -356,7 +350,7 @@ func runDestroy(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Destroy(cfg, id, isMounted(cfg.Root(id))); err != nil {
+	if err := container.Destroy(a, cfg, id, isMounted(cfg.Root(id))); err != nil {
 		return err
 	}
 	fmt.Printf("destroyed container %s\n", id)

@@ -5,7 +5,7 @@ import (
 	"os"
 
 	"github.com/ezfs/ezfs/internal/nsexec"
-	"github.com/ezfs/ezfs/tmpl"
+	container "github.com/ezfs/ezfs/tmpl/ct"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -38,8 +38,8 @@ func ctEnv(id string) []string {
 
 // ctSpec is what exec, enter and bundle run: the mounted container's
 // root with its hostname.
-func ctSpec(c *cli.Context, what string) (*tmpl.CT, nsexec.Spec, error) {
-	if err := needRoot(what); err != nil {
+func ctSpec(c *cli.Context, what string) (*container.CT, nsexec.Spec, error) {
+	if err := requireRoot(what); err != nil {
 		return nil, nsexec.Spec{}, err
 	}
 	ct, err := openCT(c)
@@ -50,7 +50,7 @@ func ctSpec(c *cli.Context, what string) (*tmpl.CT, nsexec.Spec, error) {
 	if !isMounted(root) {
 		return nil, nsexec.Spec{}, fmt.Errorf("%s: container %s is not mounted; mount it with: ezctl mount %s", what, ct.ID, ct.ID)
 	}
-	n, err := tmpl.LoadNetwork(ct.Cfg, ct.ID)
+	n, err := container.LoadNetwork(ct.Cfg, ct.ID)
 	if err != nil {
 		return nil, nsexec.Spec{}, err
 	}
@@ -58,7 +58,7 @@ func ctSpec(c *cli.Context, what string) (*tmpl.CT, nsexec.Spec, error) {
 }
 
 // runSpec runs spec and turns a non-zero status into ezctl's own.
-func runSpec(ct *tmpl.CT, spec nsexec.Spec) error {
+func runSpec(ct *container.CT, spec nsexec.Spec) error {
 	code, err := nsexec.Run(spec)
 	if err != nil {
 		return fmt.Errorf("exec in container %s: %w", ct.ID, err)
@@ -106,10 +106,10 @@ func runSet(c *cli.Context) error {
 	if err := needArgs(c, 1, "one CTID, then --hostname NAME and/or --nameserver IP"); err != nil {
 		return err
 	}
-	if err := needRoot("set"); err != nil {
+	if err := requireRoot("set"); err != nil {
 		return err
 	}
-	set := tmpl.Network{Hostname: c.String("hostname"), Nameservers: c.StringSlice("nameserver")}
+	set := container.Network{Hostname: c.String("hostname"), Nameservers: c.StringSlice("nameserver")}
 	if set.Hostname == "" && len(set.Nameservers) == 0 {
 		return fmt.Errorf("set: nothing to set: give --hostname NAME and/or --nameserver IP")
 	}
@@ -120,7 +120,7 @@ func runSet(c *cli.Context) error {
 	if err := ct.SetNetwork(set, ctOptions(c, ct)); err != nil {
 		return err
 	}
-	n, err := tmpl.LoadNetwork(ct.Cfg, ct.ID)
+	n, err := container.LoadNetwork(ct.Cfg, ct.ID)
 	if err != nil {
 		return err
 	}

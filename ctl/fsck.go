@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/ezfs/ezfs/tmpl"
+	container "github.com/ezfs/ezfs/tmpl/ct"
 	"github.com/urfave/cli/v2"
 )
 
@@ -23,7 +23,7 @@ func runFsck(c *cli.Context) error {
 	if err := needArgs(c, 1, "one CTID"); err != nil {
 		return err
 	}
-	if err := needRoot("fsck"); err != nil {
+	if err := requireRoot("fsck"); err != nil {
 		return err
 	}
 	id, err := ctidArg(c)
@@ -38,12 +38,12 @@ func runFsck(c *cli.Context) error {
 	if repair && isMounted(cfg.Root(id)) {
 		return fmt.Errorf("fsck: container %s is mounted; unmount it first (ezctl umount %s), or check only with --dry-run", id, id)
 	}
-	fs, err := a.Fsck(cfg, id, repair)
+	fs, err := container.Fsck(a, cfg, id, repair)
 	if err != nil {
 		return err
 	}
 	if fs == nil {
-		fs = []tmpl.Finding{}
+		fs = []container.Finding{}
 	}
 	if c.Bool("json") {
 		if err := printJSON(fs); err != nil {

@@ -125,8 +125,8 @@ func checkMountpoint(mnt string, viaDaemon bool) error {
 }
 
 func runMount(c *cli.Context) error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("mount: %w", fs.ErrNeedRoot)
+	if err := requireRoot("mount"); err != nil {
+		return err
 	}
 	rec, err := mountArgs(c)
 	if err != nil {

@@ -37,8 +37,8 @@ func socketPath(c *cli.Context) string {
 }
 
 func runMountd(c *cli.Context) error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("mountd: needs root")
+	if err := requireRoot("mountd"); err != nil {
+		return err
 	}
 	level := slog.LevelInfo
 	if c.Bool("debug") {

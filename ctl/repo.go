@@ -3,7 +3,7 @@ package ctl
 import (
 	"fmt"
 
-	"github.com/ezfs/ezfs/tmpl"
+	"github.com/ezfs/ezfs/tmpl/tarpm"
 	"github.com/urfave/cli/v2"
 )
 
@@ -16,7 +16,7 @@ var repoCommand = &cli.Command{
 				if err := needArgs(c, 1, "one DIR"); err != nil {
 					return err
 				}
-				n, err := tmpl.IndexRepo(c.Args().First())
+				n, err := tarpm.IndexRepo(c.Args().First())
 				if err != nil {
 					return err
 				}

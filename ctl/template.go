@@ -65,7 +65,7 @@ type templateInfo struct {
 	Dir          string   `json:"dir"`
 }
 
-func describe(a *tmpl.Area, cfg *tmpl.Config, t *tmpl.Template) templateInfo {
+func describe(a *tmpl.Area, cfg *tmpl.VZConf, t *tmpl.Template) templateInfo {
 	info := templateInfo{
 		Name: t.Name(), FullName: t.FullName(), Kind: t.Kind().String(), OSTemplate: t.Base().Name(),
 		Summary: t.Summary, Description: t.Description, Packages: t.Packages, Manager: t.PackageManager,

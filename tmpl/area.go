@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/ezfs/ezfs/tmpl/internal/dirs"
 )
 
 // Area is a template area on disk.
@@ -30,30 +32,7 @@ const AreaMode = 0o700
 
 // Seal closes an existing area to other users if it is open (an area
 // made by an earlier version was 0755); a missing area is no error.
-func (a *Area) Seal() error { return sealDir(a.Root) }
-
-// sealDir makes dir 0700 unless it already has no group or other bits.
-// dir comes from the node's configuration and may be a symlink (a
-// template area on another disk): its target is closed.
-func sealDir(dir string) error {
-	st, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
-	}
-	if st.Mode().Perm()&0o077 == 0 {
-		return nil
-	}
-	if err := os.Chmod(dir, AreaMode); err != nil {
-		return fmt.Errorf("close %s to other users (chmod 0700): %w", dir, err)
-	}
-	return nil
-}
+func (a *Area) Seal() error { return dirs.Seal(a.Root) }
 
 // CacheDir holds the cache tarballs.
 func (a *Area) CacheDir() string { return filepath.Join(a.Root, "cache") }
@@ -139,7 +118,7 @@ func (a *Area) Find(name string) (*Template, error) {
 }
 
 // FindApp returns the application template name for the OS of base.
-func (a *Area) FindApp(base ID, name string) (*Template, error) {
+func (a *Area) FindApp(base TemplateID, name string) (*Template, error) {
 	name = strings.TrimPrefix(name, ".")
 	if strings.Contains(name, ":") {
 		return a.Find(name)

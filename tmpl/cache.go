@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/ezfs/ezfs/internal/atfile"
+	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/internal/dirs"
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,7 +31,7 @@ type CacheOptions struct {
 // CacheResult describes a cache written.
 type CacheResult struct {
 	Path     string
-	Packages []*Installed
+	Packages []*repo.Installed
 	Files    int   // link entries
 	Bytes    int64 // of the tarball
 	New      []string
@@ -141,7 +146,7 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 		return err
 	}
 	scripts := func(script string) error {
-		runs := withScript(append([]*Template{st.Base}, st.Layers...), script)
+		runs := WithScript(append([]*Template{st.Base}, st.Layers...), script)
 		if len(runs) == 0 {
 			return nil
 		}
@@ -163,13 +168,13 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 		return nil, err
 	}
 	rep.Step("laying out %d packages as link entries", len(installed))
-	db, hasDB := m.(packageDB)
+	db, hasDB := m.(PackageDB)
 	files, err := a.layout(filepath.Join(priv, "root"), installed, rep, db)
 	if err != nil {
 		return nil, err
 	}
 	if hasDB {
-		if err = db.Register(filepath.Join(priv, "root"), a, installed, true); err != nil {
+		if err = db.Register(filepath.Join(priv, "root"), a.Root, installed, true); err != nil {
 			return nil, err
 		}
 		rep.Step("configuring %d packages inside the staging container", len(installed))
@@ -181,7 +186,7 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 	for _, ip := range installed {
 		lines = append(lines, PkgLine{ip.Name, ip.Version, ip.Arch, osName})
 	}
-	if err = saveVZPackages(priv, lines); err != nil {
+	if err = SaveVZPackages(priv, lines); err != nil {
 		return nil, err
 	}
 	if err = scripts("post-cache"); err != nil {
@@ -197,7 +202,7 @@ func (a *Area) CreateCache(ctx context.Context, name string, opts CacheOptions) 
 
 // layout builds the container tree of the packages and returns how many
 // link entries it made.
-func (a *Area) layout(root string, pkgs []*Installed, rep Reporter, db packageDB) (int, error) {
+func (a *Area) layout(root string, pkgs []*repo.Installed, rep Reporter, db PackageDB) (int, error) {
 	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, err
@@ -241,46 +246,27 @@ func (a *Area) commitCache(priv, final string) (int64, error) {
 	// before a cache that links to them can: after a power cut a cache
 	// never points at files that were lost. It also leaves the creates
 	// that follow no one else's data to write out (see ExtractCache).
-	if err := syncFS(priv); err != nil {
+	if err := dirs.SyncFS(priv); err != nil {
 		return 0, fmt.Errorf("sync the template area: %w", err)
 	}
-	tmp := final + fmt.Sprintf(".new-%d", os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	dirfd, err := atfile.OpenDirPath(filepath.Dir(final))
 	if err != nil {
 		return 0, err
 	}
-	err = writeTree(f, priv)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	defer unix.Close(dirfd)
+	var size int64
+	name := filepath.Base(final)
+	err = atfile.WriteAt(dirfd, name, atfile.WriteOptions{Mode: 0o600, Backup: name + "-old"}, func(f *os.File) error {
+		if err := archive.WriteTree(f, priv); err != nil {
+			return err
+		}
+		size, err = f.Seek(0, io.SeekCurrent)
+		return err
+	})
 	if err != nil {
-		os.Remove(tmp)
 		return 0, fmt.Errorf("write cache: %w", err)
 	}
-	st, _ := os.Stat(tmp)
-	if _, err := os.Stat(final); err == nil {
-		if err := os.Rename(final, final+"-old"); err != nil {
-			os.Remove(tmp)
-			return 0, err
-		}
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
-		os.Rename(final+"-old", final)
-		return 0, err
-	}
-	syncDir(filepath.Dir(final))
-	return st.Size(), nil
-}
-
-func syncDir(dir string) {
-	if f, err := os.Open(dir); err == nil {
-		f.Sync()
-		f.Close()
-	}
+	return size, nil
 }
 
 // RemoveCache deletes an OS template's cache (and the one it replaced).

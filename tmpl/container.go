@@ -1,8 +1,10 @@
 package tmpl
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -22,7 +24,7 @@ const VEConfFile = "ve.conf"
 
 // Containers lists the private areas of the node: the directories that
 // VE_PRIVATE names, for any VEID, which hold a ve.conf.
-func Containers(cfg *Config) ([]*Container, error) {
+func Containers(cfg *VZConf) ([]*Container, error) {
 	pattern := expandVEID(cfg.VEPrivate, "*")
 	matches, err := filepath.Glob(pattern)
 	if err != nil {
@@ -49,7 +51,7 @@ func Containers(cfg *Config) ([]*Container, error) {
 }
 
 // LoadContainer reads the ve.conf of container id.
-func LoadContainer(cfg *Config, id string) (*Container, error) {
+func LoadContainer(cfg *VZConf, id string) (*Container, error) {
 	if err := CheckCTID(id); err != nil {
 		return nil, err
 	}
@@ -87,7 +89,7 @@ func (ct *Container) Uses(t *Template) bool {
 }
 
 // ContainersUsing returns the ids of containers built on t.
-func ContainersUsing(cfg *Config, t *Template) []string {
+func ContainersUsing(cfg *VZConf, t *Template) []string {
 	cts, _ := Containers(cfg)
 	ids := []string{}
 	for _, ct := range cts {
@@ -96,4 +98,16 @@ func ContainersUsing(cfg *Config, t *Template) []string {
 		}
 	}
 	return ids
+}
+
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// CheckCTID says what is wrong with a container id: every command that
+// takes one checks it first, as the id becomes a path element of
+// VE_PRIVATE and VE_ROOT ("../x" would name another directory).
+func CheckCTID(id string) error {
+	if !validID.MatchString(id) {
+		return fmt.Errorf("bad container id %q: letters, digits, _ . - (at most 64, starting with a letter or digit)", id)
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -14,7 +15,7 @@ import (
 // container nor a cache of that OS lists any more. Packages are shared
 // by every container of the node, so only the records say which are
 // still needed.
-func (a *Area) gcPackages(cfg *Config, base ID) ([]string, error) {
+func (a *Area) gcPackages(cfg *VZConf, base TemplateID) ([]string, error) {
 	archDir := filepath.Join(a.Root, base.ArchDir())
 	needed := map[string]bool{}
 	cts, err := Containers(cfg)
@@ -22,7 +23,7 @@ func (a *Area) gcPackages(cfg *Config, base ID) ([]string, error) {
 		return nil, err
 	}
 	for _, ct := range cts {
-		lines, err := loadVZPackages(ct.Private)
+		lines, err := LoadVZPackages(ct.Private)
 		if err != nil {
 			return nil, err // unsure what it needs: remove nothing
 		}
@@ -50,7 +51,7 @@ func (a *Area) gcPackages(cfg *Config, base ID) ([]string, error) {
 		if !e.IsDir() || n == "config" || n == "pm" || strings.HasPrefix(n, ".") || needed[n] {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(archDir, n, manifestFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(archDir, n, repo.ManifestFile)); err != nil {
 			continue // not a package directory
 		}
 		gone := tempName(filepath.Join(archDir, n), "old")

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ezfs/ezfs/tmpl/archive"
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sys/unix"
 )
@@ -122,7 +123,7 @@ func (a *Area) InstallTemplates(src string) (_ []*Template, err error) {
 			return nil, err
 		}
 		committed = append(committed, d)
-		nt, err := LoadTemplate(final, t.ID)
+		nt, err := LoadTemplate(final, t.TemplateID)
 		if err != nil {
 			return nil, err
 		}
@@ -164,14 +165,14 @@ func extractTemplateArchive(src, dst string) error {
 	defer f.Close()
 	zr, err := gzip.NewReader(f)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnsafeArchive, err)
+		return fmt.Errorf("%w: %v", archive.ErrUnsafe, err)
 	}
 	fd, err := unix.Open(dst, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	_, err = extractTar(zr, fd, extractPolicy{maxBytes: maxTemplateArchiveBytes, maxFiles: maxTemplateArchiveFiles})
+	_, err = archive.Extract(zr, fd, archive.Policy{MaxBytes: maxTemplateArchiveBytes, MaxFiles: maxTemplateArchiveFiles})
 	return err
 }
 

@@ -3,30 +3,9 @@ package tmpl
 import (
 	"strings"
 	"testing"
-)
 
-func TestPackageNamesAndArches(t *testing.T) {
-	for _, ok := range []string{"bash", "libc6", "g++", "libstdc++6", "0ad", "xz-utils", "python3.11"} {
-		if !ValidPackageName(ok) {
-			t.Errorf("%q refused", ok)
-		}
-	}
-	for _, bad := range []string{"", "a", "..", "../x", "a/b", "Bash", "-x", ".x", "+x", "a b", "a_b", "a:b", strings.Repeat("a", 129)} {
-		if ValidPackageName(bad) {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-	for _, ok := range []string{"amd64", "all", "any", "kfreebsd-i386", "x32"} {
-		if !ValidArch(ok) {
-			t.Errorf("arch %q refused", ok)
-		}
-	}
-	for _, bad := range []string{"", "..", "amd64/../..", "AMD64", "-x", "a_b"} {
-		if ValidArch(bad) {
-			t.Errorf("arch %q accepted", bad)
-		}
-	}
-}
+	"github.com/ezfs/ezfs/tmpl/repo"
+)
 
 // Finding 1 of issue 14 in process: index stanzas, vzpackages lines and
 // Filenames that are paths are refused where they are read.
@@ -41,11 +20,11 @@ func TestPathsRefusedInIndexes(t *testing.T) {
 		"Package: ok\nVersion: 1.0\nArchitecture: amd64\nFilename: /etc/shadow\n",
 		"Package: ok\nVersion: 1.0\nArchitecture: amd64\nFilename: pool/..\n",
 	} {
-		if err := NewIndex("amd64").ReadIndex(strings.NewReader(stanza), nil, "Packages"); err == nil {
+		if err := repo.NewIndex("amd64").ReadIndex(strings.NewReader(stanza), nil, "Packages"); err == nil {
 			t.Errorf("accepted:\n%s", stanza)
 		}
 	}
-	if err := NewIndex("amd64").ReadIndex(strings.NewReader("Package: ok\nVersion: 1.0\nArchitecture: amd64\nFilename: pool/main/o/ok_1.0_amd64.deb\n"), nil, "Packages"); err != nil {
+	if err := repo.NewIndex("amd64").ReadIndex(strings.NewReader("Package: ok\nVersion: 1.0\nArchitecture: amd64\nFilename: pool/main/o/ok_1.0_amd64.deb\n"), nil, "Packages"); err != nil {
 		t.Error(err)
 	}
 	for _, line := range []string{"../x 1.0 amd64 t", "ok 1.0 ../.. t", "ok ../1 amd64 t"} {
@@ -69,17 +48,3 @@ func TestCheckCTID(t *testing.T) {
 }
 
 // Staging names match one container exactly (issue 14, finding 8).
-func TestIsStagingOf(t *testing.T) {
-	for _, tc := range []struct {
-		name, base string
-		want       bool
-	}{
-		{".new-7-12345", "7", true}, {".destroy-7-1", "7", true}, {".new-7-9-12345", "7", false},
-		{".destroy-7-9-12345", "7", false}, {".new-7-9-12345", "7-9", true}, {".new-7-", "7", false},
-		{".new-70-1", "7", false}, {"7", "7", false},
-	} {
-		if got := isStagingOf(tc.name, tc.base); got != tc.want {
-			t.Errorf("isStagingOf(%q, %q) = %v", tc.name, tc.base, got)
-		}
-	}
-}

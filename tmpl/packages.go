@@ -10,57 +10,13 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/btrfs"
+	"github.com/ezfs/ezfs/tmpl/deb822"
+	"github.com/ezfs/ezfs/tmpl/internal/dirs"
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
-
-// Installed is a package in the area: its files at their container paths
-// under Dir, and its manifest and control stanza under Dir/.ezfs.
-type Installed struct {
-	Name, Version, Arch string
-	Key                 string // directory name
-	Dir                 string // absolute
-	Entries             []Entry
-	Control             Stanza
-}
-
-// RelDir is the package directory relative to the template area.
-func (p *Installed) RelDir(area *Area) string {
-	rel, _ := filepath.Rel(area.Root, p.Dir)
-	return rel
-}
-
-const (
-	metaDir      = ".ezfs"
-	manifestFile = ".ezfs/manifest"
-	controlFile  = ".ezfs/control"
-)
-
-// LoadInstalled reads an installed package directory.
-func LoadInstalled(dir string) (*Installed, error) {
-	mf, err := os.Open(filepath.Join(dir, manifestFile))
-	if err != nil {
-		return nil, fmt.Errorf("package %s: %w", filepath.Base(dir), err)
-	}
-	defer mf.Close()
-	entries, err := ReadManifest(mf, filepath.Join(dir, manifestFile))
-	if err != nil {
-		return nil, err
-	}
-	cdata, err := os.ReadFile(filepath.Join(dir, controlFile))
-	if err != nil {
-		return nil, err
-	}
-	st, err := ParseStanzas(bytes.NewReader(cdata), filepath.Join(dir, controlFile))
-	if err != nil || len(st) != 1 {
-		return nil, fmt.Errorf("package %s: bad control file (%v)", filepath.Base(dir), err)
-	}
-	c := st[0]
-	if err := checkKey(c.Get("Package"), c.Get("Version"), c.Get("Architecture")); err != nil {
-		return nil, fmt.Errorf("package %s: %s: %w", filepath.Base(dir), controlFile, err)
-	}
-	return &Installed{Name: c.Get("Package"), Version: c.Get("Version"), Arch: c.Get("Architecture"),
-		Key: filepath.Base(dir), Dir: dir, Entries: entries, Control: c}, nil
-}
 
 // downloadWorkers is how many packages download at once.
 const downloadWorkers = 4
@@ -69,13 +25,13 @@ const downloadWorkers = 4
 // downloading and unpacking those that are not. It returns the installed
 // packages, in the given order, and the directories it created (for a
 // caller to remove if its larger operation fails).
-func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*Package) ([]*Installed, []string, error) {
-	var missing []*Package
+func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*repo.Package) ([]*repo.Installed, []string, error) {
+	var missing []*repo.Package
 	for _, p := range pkgs {
-		if err := checkElement(p.Key()); err != nil {
+		if err := repo.CheckElement(p.Key()); err != nil {
 			return nil, nil, fmt.Errorf("package %s: %w", p, err)
 		}
-		if _, err := os.Stat(filepath.Join(j.archDir, p.Key(), manifestFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(j.archDir, p.Key(), repo.ManifestFile)); err != nil {
 			missing = append(missing, p)
 		}
 	}
@@ -109,7 +65,7 @@ func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*Package) ([
 	bar.Done()
 	var created []string
 	if len(staged) > 0 {
-		if err := syncFS(j.archDir); err != nil {
+		if err := dirs.SyncFS(j.archDir); err != nil {
 			return nil, nil, fmt.Errorf("sync the template area: %w", err)
 		}
 	}
@@ -128,11 +84,11 @@ func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*Package) ([
 		created = append(created, final)
 	}
 	if len(created) > 0 {
-		syncDir(j.archDir)
+		dirs.Sync(j.archDir)
 	}
-	out := make([]*Installed, 0, len(pkgs))
+	out := make([]*repo.Installed, 0, len(pkgs))
 	for _, p := range pkgs {
-		ip, err := LoadInstalled(filepath.Join(j.archDir, p.Key()))
+		ip, err := repo.LoadInstalled(filepath.Join(j.archDir, p.Key()))
 		if err != nil {
 			return nil, created, err
 		}
@@ -141,13 +97,13 @@ func (j *job) ensurePackages(ctx context.Context, m Manager, pkgs []*Package) ([
 	return out, created, nil
 }
 
-func (j *job) downloadPath(p *Package) string {
+func (j *job) downloadPath(p *repo.Package) string {
 	return filepath.Join(j.pmDir, "downloads", path.Base(p.Filename))
 }
 
 // download fetches packages into pm/downloads, several at once, each
 // checked against the index before it is kept.
-func (j *job) download(ctx context.Context, pkgs []*Package) error {
+func (j *job) download(ctx context.Context, pkgs []*repo.Package) error {
 	var total int64
 	for _, p := range pkgs {
 		if p.Filename == "" || p.SHA256 == "" {
@@ -164,13 +120,13 @@ func (j *job) download(ctx context.Context, pkgs []*Package) error {
 		mu       sync.Mutex
 		firstErr error
 	)
-	next := make(chan *Package)
+	next := make(chan *repo.Package)
 	for range downloadWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for p := range next {
-				err := j.fetch.download(ctx, p.Source, p.Filename, j.downloadPath(p), p.Size, p.SHA256, bar.Add)
+				err := j.fetch.Download(ctx, p.Source, p.Filename, j.downloadPath(p), p.Size, p.SHA256, bar.Add)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -196,12 +152,12 @@ func (j *job) download(ctx context.Context, pkgs []*Package) error {
 // unpack unpacks one downloaded package beside its place, checks it and
 // gives it its manifest; it returns the directory, which the caller
 // renames into place.
-func (j *job) unpack(m Manager, p *Package) (string, error) {
+func (j *job) unpack(m Manager, p *repo.Package) (string, error) {
 	// The key is one path element (names, versions and architectures
 	// are checked where they are read); checked again here, as it is
 	// what keeps the package below the area.
 	key := p.Key()
-	if err := checkElement(key); err != nil {
+	if err := repo.CheckElement(key); err != nil {
 		return "", fmt.Errorf("package %s: %w", p, err)
 	}
 	archfd, err := unix.Open(j.archDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -211,14 +167,14 @@ func (j *job) unpack(m Manager, p *Package) (string, error) {
 	defer unix.Close(archfd)
 	name := fmt.Sprintf(".new-%s-%d", key, os.Getpid())
 	tmp := filepath.Join(j.archDir, name)
-	removeTree(j.archDir, name)
+	btrfs.RemoveTree(j.archDir, name)
 	if err := unix.Mkdirat(archfd, name, 0o755); err != nil {
 		return "", &os.PathError{Op: "mkdir", Path: tmp, Err: err}
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			removeTree(j.archDir, name)
+			btrfs.RemoveTree(j.archDir, name)
 		}
 	}()
 	fd, err := unix.Openat(archfd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -236,21 +192,21 @@ func (j *job) unpack(m Manager, p *Package) (string, error) {
 		}
 	}
 	var cbuf, mbuf bytes.Buffer
-	if err := WriteStanza(&cbuf, control); err != nil {
+	if err := deb822.Write(&cbuf, control); err != nil {
 		return "", err
 	}
-	if err := WriteManifest(&mbuf, entries); err != nil {
+	if err := archive.WriteManifest(&mbuf, entries); err != nil {
 		return "", err
 	}
 	// .ezfs is never written by the archive (its members there are
 	// skipped); the records are made new, beneath the package's fd.
-	if err := unix.Mkdirat(fd, metaDir, 0o755); err != nil && err != unix.EEXIST {
-		return "", &os.PathError{Op: "mkdir", Path: filepath.Join(tmp, metaDir), Err: err}
+	if err := unix.Mkdirat(fd, repo.MetaDir, 0o755); err != nil && err != unix.EEXIST {
+		return "", &os.PathError{Op: "mkdir", Path: filepath.Join(tmp, repo.MetaDir), Err: err}
 	}
 	for _, rec := range []struct {
 		name string
 		data []byte
-	}{{controlFile, cbuf.Bytes()}, {manifestFile, mbuf.Bytes()}} {
+	}{{repo.ControlFile, cbuf.Bytes()}, {repo.ManifestFile, mbuf.Bytes()}} {
 		// The caller syncs the filesystem before renaming tmp into place.
 		if err := createAt(fd, rec.name, rec.data, 0o644); err != nil {
 			return "", &os.PathError{Op: "write", Path: filepath.Join(tmp, rec.name), Err: err}
@@ -274,20 +230,4 @@ func createAt(dirfd int, rel string, data []byte, mode uint32) error {
 		err = cerr
 	}
 	return err
-}
-
-func writeFileSync(p string, data []byte) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -15,7 +15,7 @@ var ErrInUse = errors.New("template in use")
 // for an OS template its cache, and the packages no container and no
 // cache still lists. Removing the last template of an OS removes that
 // OS's packages and package manager data too.
-func (a *Area) RemoveTemplate(cfg *Config, name string) (string, error) {
+func (a *Area) RemoveTemplate(cfg *VZConf, name string) (string, error) {
 	t, err := a.Find(name)
 	if err != nil {
 		return "", err
@@ -27,7 +27,7 @@ func (a *Area) RemoveTemplate(cfg *Config, name string) (string, error) {
 	all, _ := a.Templates()
 	var dependents []string
 	for _, o := range all {
-		if o.ID != t.ID && o.Base() == t.Base() && t.Kind() == OSBase {
+		if o.TemplateID != t.TemplateID && o.Base() == t.Base() && t.Kind() == OSBase {
 			dependents = append(dependents, o.FullName())
 		}
 	}

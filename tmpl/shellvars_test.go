@@ -73,25 +73,25 @@ func TestLoadConfig(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "vz.conf")
 	os.WriteFile(p, []byte("TEMPLATE=/srv/tmpl\nVE_PRIVATE=/srv/private/$VEID\n"), 0o644)
-	c, err := LoadConfig(p, true)
+	c, err := LoadVZConf(p, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Template != "/srv/tmpl" || c.Private("101") != "/srv/private/101" || c.Root("101") != "/vz/root/101" {
 		t.Errorf("got %+v", c)
 	}
-	if _, err := LoadConfig(filepath.Join(dir, "missing"), true); err == nil {
+	if _, err := LoadVZConf(filepath.Join(dir, "missing"), true); err == nil {
 		t.Error("missing explicit vz.conf accepted")
 	}
-	if c, err := LoadConfig(filepath.Join(dir, "missing"), false); err != nil || c.Template != "/vz/template" {
+	if c, err := LoadVZConf(filepath.Join(dir, "missing"), false); err != nil || c.Template != "/vz/template" {
 		t.Errorf("missing default vz.conf: %v %+v", err, c)
 	}
 	os.WriteFile(p, []byte("VE_ROOT=/vz/root/fixed\n"), 0o644)
-	if _, err := LoadConfig(p, true); err == nil || !strings.Contains(err.Error(), "$VEID") {
+	if _, err := LoadVZConf(p, true); err == nil || !strings.Contains(err.Error(), "$VEID") {
 		t.Errorf("VE_ROOT without $VEID: %v", err)
 	}
 	os.WriteFile(p, []byte("TEMPLATE=relative\n"), 0o644)
-	if _, err := LoadConfig(p, true); err == nil {
+	if _, err := LoadVZConf(p, true); err == nil {
 		t.Error("relative TEMPLATE accepted")
 	}
 }

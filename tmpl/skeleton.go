@@ -3,9 +3,10 @@ package tmpl
 import (
 	"fmt"
 	"path"
-	"strings"
 
-	"github.com/ezfs/ezfs/fs"
+	"github.com/ezfs/ezfs/tmpl/archive"
+	"github.com/ezfs/ezfs/tmpl/internal/tree"
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,13 +28,13 @@ func NewSkeleton(rootfd int, area *Area) *Skeleton {
 }
 
 // LinkValue is the link attribute value for a package file.
-func LinkValue(area *Area, p *Installed, e *Entry) string {
-	return path.Join(p.RelDir(area), e.Path)
+func LinkValue(area *Area, p *repo.Installed, e *archive.Entry) string {
+	return path.Join(p.RelDir(area.Root), e.Path)
 }
 
 // Add lays out one package. Where two packages have the same file, the
 // later one wins and a warning says so.
-func (s *Skeleton) Add(p *Installed) error {
+func (s *Skeleton) Add(p *repo.Installed) error {
 	for i := range p.Entries {
 		e := &p.Entries[i]
 		if err := s.add(p, e); err != nil {
@@ -44,41 +45,9 @@ func (s *Skeleton) Add(p *Installed) error {
 }
 
 // parent opens the directory of p inside the tree.
-func (s *Skeleton) parent(p string) (int, string, error) { return parentInRoot(s.root, p, true) }
+func (s *Skeleton) parent(p string) (int, string, error) { return tree.ParentInRoot(s.root, p, true) }
 
-// parentInRoot opens the directory of p inside the tree at root, as a
-// container sees it (RESOLVE_IN_ROOT: a symlinked /bin leads to /usr/bin
-// of the tree, never of the host), making missing directories (0755)
-// when create. It returns the directory and p's last element.
-func parentInRoot(root int, p string, create bool) (int, string, error) {
-	dir, name := path.Split(p)
-	dir = strings.TrimSuffix(dir, "/")
-	if dir == "" {
-		fd, err := unix.Dup(root)
-		return fd, name, err
-	}
-	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
-	fd, err := unix.Openat2(root, dir, &how)
-	if err == unix.ENOENT && create {
-		pfd, pname, perr := parentInRoot(root, dir, true)
-		if perr != nil {
-			return -1, "", perr
-		}
-		merr := unix.Mkdirat(pfd, pname, 0o755)
-		unix.Close(pfd)
-		if merr != nil && merr != unix.EEXIST {
-			return -1, "", merr
-		}
-		fd, err = unix.Openat2(root, dir, &how)
-	}
-	if err != nil {
-		return -1, "", err
-	}
-	return fd, name, nil
-}
-
-func (s *Skeleton) add(p *Installed, e *Entry) error {
+func (s *Skeleton) add(p *repo.Installed, e *archive.Entry) error {
 	dirfd, name, err := s.parent(e.Path)
 	if err != nil {
 		return err
@@ -96,7 +65,7 @@ func (s *Skeleton) add(p *Installed, e *Entry) error {
 		if exists {
 			return fmt.Errorf("a directory where %s has a file", s.owner[e.Path])
 		}
-		if err := unix.Mkdirat(dirfd, name, 0o700); err != nil {
+		if err := tree.Create(s.root, dirfd, name, e, ""); err != nil {
 			return err
 		}
 		return s.meta(dirfd, name, e)
@@ -111,56 +80,17 @@ func (s *Skeleton) add(p *Installed, e *Entry) error {
 		}
 	}
 	s.owner[e.Path] = p.Key
-	switch e.Type {
-	case 'f':
-		fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		if err != nil {
-			return err
-		}
-		value := LinkValue(s.area, p, e)
-		err = unix.Fsetxattr(fd, fs.LinkAttr, []byte(value), 0)
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("set %s: %w", fs.LinkAttr, err)
-		}
-	case 'l':
-		if err := unix.Symlinkat(e.Link, dirfd, name); err != nil {
-			return err
-		}
-	case 'h':
-		tdir, tname, err := s.parent(e.Link)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(tdir)
-		return unix.Linkat(tdir, tname, dirfd, name, 0)
-	case 'c', 'b', 'p':
-		mode := map[byte]uint32{'c': unix.S_IFCHR, 'b': unix.S_IFBLK, 'p': unix.S_IFIFO}[e.Type]
-		if err := unix.Mknodat(dirfd, name, mode|0o600, int(e.Dev)); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("unknown entry type %q", e.Type)
+	value := ""
+	if e.Type == 'f' {
+		value = LinkValue(s.area, p, e)
+	}
+	if err := tree.Create(s.root, dirfd, name, e, value); err != nil || e.Type == 'h' {
+		return err
 	}
 	return s.meta(dirfd, name, e)
 }
 
 // meta gives an entry its owner, then mode, then mtime.
-func (s *Skeleton) meta(dirfd int, name string, e *Entry) error {
-	if err := unix.Fchownat(dirfd, name, e.UID, e.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return err
-	}
-	if e.Type != 'l' {
-		fd, err := unix.Openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		err = unix.Chmod(fmt.Sprintf("/proc/self/fd/%d", fd), e.Mode)
-		unix.Close(fd)
-		if err != nil {
-			return err
-		}
-	}
-	ts := []unix.Timespec{{Sec: e.Mtime}, {Sec: e.Mtime}}
-	return unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW)
+func (s *Skeleton) meta(dirfd int, name string, e *archive.Entry) error {
+	return tree.Meta(dirfd, name, e)
 }

@@ -1,115 +1,237 @@
 package tmpl
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
+
+	"github.com/ezfs/ezfs/tmpl/internal/listfile"
+	"github.com/ezfs/ezfs/tmpl/repo"
 )
 
-// Kind is what a template is.
-type Kind int
+// Template is one parsed template config directory.
+type Template struct {
+	TemplateID
+	Dir string // absolute path of the config directory
 
-const (
-	OSBase Kind = iota // config/os/default: <os>-<ver>-<arch>
-	OSSet              // config/os/<set>: <os>-<ver>-<arch>-<set>
-	App                // config/app/<app>/default: <app>
-	AppSet             // config/app/<app>/<set>: <app>-<set>
-)
-
-func (k Kind) String() string {
-	return [...]string{"base OS template", "OS template set", "application template", "application template set"}[k]
+	Packages       []string
+	PackageManager string   // base OS templates only
+	Repositories   []string // own lines, before merging with the base
+	Mirrorlist     []string
+	Distribution   string
+	Summary        string
+	Description    string
+	Environment    []string // KEY=value
+	Version        string
+	Release        string
+	Scripts        map[string]string // script name -> absolute path
+	Docs           []string          // other files
 }
 
-// ID says where a template lives in the area, which is what names it.
-type ID struct {
-	OS, Ver, Arch string
-	App           string // "" for OS templates
-	Set           string // "" for the default
-}
+// Script names, as files in a config directory.
+var ScriptNames = []string{"pre-cache", "post-cache", "pre-install", "post-install",
+	"pre-upgrade", "post-upgrade", "pre-remove", "post-remove"}
 
-// Kind tells the ID's kind.
-func (id ID) Kind() Kind {
-	switch {
-	case id.App == "" && id.Set == "":
-		return OSBase
-	case id.App == "":
-		return OSSet
-	case id.Set == "":
-		return App
+// Package managers a base OS template may name.
+var PackageManagers = []string{"dpkg", "tar"}
+
+// ErrBadTemplate marks a template config that breaks a rule.
+var ErrBadTemplate = errors.New("invalid template")
+
+// LoadTemplate reads and checks the config directory dir of template id.
+func LoadTemplate(dir string, id TemplateID) (*Template, error) {
+	t := &Template{TemplateID: id, Dir: dir, Scripts: map[string]string{}}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", id.FullName(), err)
 	}
-	return AppSet
-}
-
-// OSName is the name of the base OS template of the ID.
-func (id ID) OSName() string { return id.OS + "-" + id.Ver + "-" + id.Arch }
-
-// Name is the template's name as users write it.
-func (id ID) Name() string {
-	switch id.Kind() {
-	case OSBase:
-		return id.OSName()
-	case OSSet:
-		return id.OSName() + "-" + id.Set
-	case App:
-		return id.App
-	}
-	return id.App + "-" + id.Set
-}
-
-// FullName names an application template unambiguously across OSes:
-// "<os>-<ver>-<arch>:<app>[-<set>]". OS template names are already unique.
-func (id ID) FullName() string {
-	if id.App == "" {
-		return id.Name()
-	}
-	return id.OSName() + ":" + id.Name()
-}
-
-// ArchDir is the <os>/<ver>/<arch> directory, relative to the area.
-func (id ID) ArchDir() string { return filepath.Join(id.OS, id.Ver, id.Arch) }
-
-// ConfigDir is the template's config directory, relative to the area.
-func (id ID) ConfigDir() string {
-	set := id.Set
-	if set == "" {
-		set = "default"
-	}
-	if id.App == "" {
-		return filepath.Join(id.ArchDir(), "config", "os", set)
-	}
-	return filepath.Join(id.ArchDir(), "config", "app", id.App, set)
-}
-
-// Base is the ID of the base OS template this one builds on.
-func (id ID) Base() ID { return ID{OS: id.OS, Ver: id.Ver, Arch: id.Arch} }
-
-// IsOS reports whether the ID is an OS template (base or set).
-func (id ID) IsOS() bool { return id.App == "" }
-
-// ErrBadLayout marks a path that is not a template config directory.
-var ErrBadLayout = errors.New("not a template config directory")
-
-// ParseConfigDir reads an ID from a config directory path relative to the
-// area: <os>/<ver>/<arch>/config/os/<set> or .../config/app/<app>/<set>.
-func ParseConfigDir(rel string) (ID, error) {
-	el := strings.Split(filepath.ToSlash(filepath.Clean(rel)), "/")
-	var id ID
-	switch {
-	case len(el) == 6 && el[3] == "config" && el[4] == "os":
-		id = ID{OS: el[0], Ver: el[1], Arch: el[2], Set: el[5]}
-	case len(el) == 7 && el[3] == "config" && el[4] == "app":
-		id = ID{OS: el[0], Ver: el[1], Arch: el[2], App: el[5], Set: el[6]}
-	default:
-		return ID{}, fmt.Errorf("%w: %s (want <os>/<ver>/<arch>/config/os/<set> or .../config/app/<app>/<set>)", ErrBadLayout, rel)
-	}
-	if id.Set == "default" {
-		id.Set = ""
-	}
-	for _, part := range []string{id.OS, id.Ver, id.Arch, id.App, id.Set} {
-		if strings.HasPrefix(part, ".") || strings.ContainsAny(part, " :\t\n") {
-			return ID{}, fmt.Errorf("%w: %s (element %q)", ErrBadLayout, rel, part)
+	has := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		path := filepath.Join(dir, name)
+		if e.IsDir() || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if !e.Type().IsRegular() {
+			return nil, t.errorf(name, "is not a regular file")
+		}
+		has[name] = true
+		if slices.Contains(ScriptNames, name) {
+			t.Scripts[name] = path
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", id.FullName(), err)
+		}
+		switch name {
+		case "packages":
+			t.Packages, err = packageList(data)
+		case "repositories":
+			t.Repositories, err = listfile.Lines(data)
+		case "mirrorlist":
+			t.Mirrorlist, err = listfile.Lines(data)
+		case "package_manager":
+			t.PackageManager, err = oneWord(data)
+		case "distribution":
+			t.Distribution, err = oneWord(data)
+		case "version":
+			t.Version, err = oneWord(data)
+		case "release":
+			t.Release, err = oneWord(data)
+		case "summary":
+			t.Summary = strings.TrimSpace(string(listfile.StripComments(data)))
+		case "description":
+			t.Description = strings.TrimSpace(string(data))
+		case "environment":
+			var vars map[string]string
+			var order []string
+			vars, order, err = ParseShellVars(bytes.NewReader(data), filepath.Join(id.ConfigDir(), name))
+			for _, k := range order {
+				t.Environment = append(t.Environment, k+"="+vars[k])
+			}
+		default:
+			t.Docs = append(t.Docs, name)
+		}
+		if err != nil {
+			return nil, t.errorf(name, "%v", err)
 		}
 	}
-	return id, nil
+	sort.Strings(t.Docs)
+	if err := t.check(has); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Template) errorf(file, format string, args ...any) error {
+	return fmt.Errorf("%w %s (%s): %s: %s", ErrBadTemplate, t.FullName(), t.Kind(),
+		filepath.Join(t.ConfigDir(), file), fmt.Sprintf(format, args...))
+}
+
+// check enforces the rules of DESIGN.md on which files a template must
+// and must not have.
+func (t *Template) check(has map[string]bool) error {
+	if !has["packages"] {
+		return t.errorf("packages", "missing; every template lists its packages (an empty file will do)")
+	}
+	if t.Kind() == OSBase {
+		if !has["package_manager"] {
+			return t.errorf("package_manager", "missing; a base OS template names its package manager (%s)", strings.Join(PackageManagers, " or "))
+		}
+		if !slices.Contains(PackageManagers, t.PackageManager) {
+			return t.errorf("package_manager", "unknown package manager %q (want %s)", t.PackageManager, strings.Join(PackageManagers, " or "))
+		}
+		if !has["repositories"] && !has["mirrorlist"] {
+			return t.errorf("repositories", "missing; a base OS template needs repositories or a mirrorlist")
+		}
+		if len(t.Repositories) == 0 && len(t.Mirrorlist) == 0 {
+			return t.errorf("repositories", "lists no repository, and there is no mirrorlist that does")
+		}
+		return nil
+	}
+	for _, f := range []string{"package_manager", "distribution"} {
+		if has[f] {
+			return t.errorf(f, "only a base OS template may have it (%s has it from %s); remove the file", t.Name(), t.Base().Name())
+		}
+	}
+	return nil
+}
+
+// packageList reads a packages file as vzpkg does: names separated by
+// blanks, several on a line; a version restriction in parentheses and
+// "|" alternatives stay with their name ("nginx (>= 1.22) | apache2").
+// Every name is checked; an error names the line.
+func packageList(data []byte) ([]string, error) {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(listfile.StripComments(data)))
+	for n := 1; sc.Scan(); n++ {
+		items, err := splitPackageLine(sc.Text())
+		if err == nil {
+			for _, it := range items {
+				if _, err = repo.ParseRelations(it); err != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		out = append(out, items...)
+	}
+	return out, sc.Err()
+}
+
+// splitPackageLine splits one line of a packages file into relations.
+func splitPackageLine(line string) ([]string, error) {
+	var items []string
+	var cur strings.Builder
+	alt := false // the last token was "|": the next name joins cur
+	for rest := strings.TrimSpace(line); rest != ""; rest = strings.TrimLeft(rest, " \t,") {
+		var tok string
+		switch rest[0] {
+		case '(', '[', '<':
+			closing := map[byte]string{'(': ")", '[': "]", '<': ">"}[rest[0]]
+			j := strings.Index(rest, closing)
+			if j < 0 {
+				return nil, fmt.Errorf("%q: %q has no %q", line, rest, closing)
+			}
+			tok, rest = rest[:j+1], rest[j+1:]
+			if cur.Len() == 0 || alt {
+				return nil, fmt.Errorf("%q: %s belongs after a package name", line, tok)
+			}
+			cur.WriteString(" " + tok)
+			continue
+		case '|':
+			if cur.Len() == 0 || alt {
+				return nil, fmt.Errorf("%q: \"|\" belongs between two package names", line)
+			}
+			cur.WriteString(" |")
+			alt, rest = true, rest[1:]
+			continue
+		}
+		j := strings.IndexAny(rest, " \t,([<|")
+		if j < 0 {
+			j = len(rest)
+		}
+		tok, rest = rest[:j], rest[j:]
+		if tok == "" {
+			continue
+		}
+		switch {
+		case alt:
+			cur.WriteString(" " + tok)
+			alt = false
+		default:
+			if cur.Len() > 0 {
+				items = append(items, cur.String())
+				cur.Reset()
+			}
+			cur.WriteString(tok)
+		}
+	}
+	if alt {
+		return nil, fmt.Errorf("%q: \"|\" at the end of the line", line)
+	}
+	if cur.Len() > 0 {
+		items = append(items, cur.String())
+	}
+	return items, nil
+}
+
+func oneWord(data []byte) (string, error) {
+	lines, err := listfile.Lines(data)
+	if err != nil {
+		return "", err
+	}
+	if len(lines) != 1 || strings.ContainsAny(lines[0], " \t") {
+		return "", fmt.Errorf("want one word, got %q", strings.Join(lines, "\\n"))
+	}
+	return lines[0], nil
 }

@@ -6,27 +6,29 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ezfs/ezfs/tmpl/btrfs"
 )
 
-// Config is where a node keeps its templates and containers: the vz.conf
+// VZConf is where a node keeps its templates and containers: the vz.conf
 // variables ezctl uses.
-type Config struct {
+type VZConf struct {
 	Template  string // TEMPLATE, the template area
 	VEPrivate string // VE_PRIVATE, with $VEID for the container id
 	VERoot    string // VE_ROOT, with $VEID
 	Source    string // the file it was read from, or "--vz DIR"
 }
 
-// DefaultConfPath is read when neither --conf nor EZFS_CONF says otherwise.
-const DefaultConfPath = "/etc/vz/vz.conf"
+// DefaultVZConfPath is read when neither --conf nor EZFS_CONF says otherwise.
+const DefaultVZConfPath = "/etc/vz/vz.conf"
 
-// Defaults are the values of variables a vz.conf leaves out.
-var Defaults = Config{Template: "/vz/template", VEPrivate: "/vz/private/$VEID", VERoot: "/vz/root/$VEID"}
+// VZConfDefaults are the values of variables a vz.conf leaves out.
+var VZConfDefaults = VZConf{Template: "/vz/template", VEPrivate: "/vz/private/$VEID", VERoot: "/vz/root/$VEID"}
 
-// LoadConfig reads a vz.conf. A missing file at the default path means
+// LoadVZConf reads a vz.conf. A missing file at the default path means
 // the defaults; a missing file named explicitly is an error.
-func LoadConfig(path string, explicit bool) (*Config, error) {
-	c := Defaults
+func LoadVZConf(path string, explicit bool) (*VZConf, error) {
+	c := VZConfDefaults
 	c.Source = path
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) && !explicit {
@@ -59,13 +61,13 @@ func LoadConfig(path string, explicit bool) (*Config, error) {
 	return &c, nil
 }
 
-// VZConfig is the --vz DIR layout: everything under one directory.
-func VZConfig(dir string) (*Config, error) {
+// VZDirConf is the --vz DIR layout: everything under one directory.
+func VZDirConf(dir string) (*VZConf, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
-	return &Config{
+	return &VZConf{
 		Template:  filepath.Join(abs, "template"),
 		VEPrivate: filepath.Join(abs, "private", "$VEID"),
 		VERoot:    filepath.Join(abs, "root", "$VEID"),
@@ -78,7 +80,26 @@ func expandVEID(pattern, ctid string) string {
 }
 
 // Private is the private area of container ctid.
-func (c *Config) Private(ctid string) string { return expandVEID(c.VEPrivate, ctid) }
+func (c *VZConf) Private(ctid string) string { return expandVEID(c.VEPrivate, ctid) }
 
 // Root is where container ctid is mounted.
-func (c *Config) Root(ctid string) string { return expandVEID(c.VERoot, ctid) }
+func (c *VZConf) Root(ctid string) string { return expandVEID(c.VERoot, ctid) }
+
+// SeedDir is the directory where the btrfs seeds of the private areas
+// live (beside them), or "" when VE_PRIVATE does not keep them in one
+// directory.
+func (c *VZConf) SeedDir() string {
+	a, b := filepath.Dir(c.Private("a")), filepath.Dir(c.Private("b"))
+	if a != b {
+		return ""
+	}
+	return a
+}
+
+// DropSeeds deletes the seeds of template's cache; call it when the
+// cache is rebuilt or removed.
+func DropSeeds(cfg *VZConf, template string) {
+	if p := cfg.SeedDir(); p != "" {
+		btrfs.DropSeeds(p, strings.TrimPrefix(template, "."), "")
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ezfs/ezfs/internal/atfile"
+	"github.com/ezfs/ezfs/tmpl/repo"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +39,7 @@ func ReadVZPackages(r io.Reader, name string) ([]PkgLine, error) {
 		if len(f) != 4 {
 			return nil, fmt.Errorf("%s:%d: want \"name version arch template\", got %q", name, n, line)
 		}
-		if err := checkKey(f[0], f[1], f[2]); err != nil {
+		if err := repo.CheckKey(f[0], f[1], f[2]); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 		}
 		out = append(out, PkgLine{f[0], f[1], f[2], f[3]})
@@ -45,7 +47,8 @@ func ReadVZPackages(r io.Reader, name string) ([]PkgLine, error) {
 	return out, sc.Err()
 }
 
-func loadVZPackages(private string) ([]PkgLine, error) {
+// LoadVZPackages reads the vzpackages of the private area private.
+func LoadVZPackages(private string) ([]PkgLine, error) {
 	f, err := os.OpenFile(filepath.Join(private, VZPackagesFile), os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, err
@@ -54,8 +57,8 @@ func loadVZPackages(private string) ([]PkgLine, error) {
 	return ReadVZPackages(f, filepath.Join(private, VZPackagesFile))
 }
 
-// saveVZPackages writes the list through a temporary file and a rename.
-func saveVZPackages(private string, lines []PkgLine) error {
+// SaveVZPackages writes the list through a temporary file and a rename.
+func SaveVZPackages(private string, lines []PkgLine) error {
 	lines = append([]PkgLine(nil), lines...)
 	sort.Slice(lines, func(i, j int) bool { return lines[i].Name < lines[j].Name })
 	var b bytes.Buffer
@@ -67,20 +70,5 @@ func saveVZPackages(private string, lines []PkgLine) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return atomicWrite(p, b.Bytes())
-}
-
-// atomicWrite replaces p with data: written beside it, synced, renamed.
-func atomicWrite(p string, data []byte) error {
-	tmp := filepath.Join(filepath.Dir(p), ".new-"+filepath.Base(p))
-	if err := writeFileSync(tmp, data); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	syncDir(filepath.Dir(p))
-	return nil
+	return atfile.WriteFile(p, b.Bytes(), 0o644)
 }
