@@ -38,6 +38,7 @@ check: ## vet, gofmt, staticcheck
 	$(GO) vet -tags online,workloads,soak ./integration/ # the suites behind their own targets must build too
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags online,workloads,soak ./integration/
 
 bench: build ## the standard benchmark suite: ezfs against native, overlayfs, fuse-overlayfs (needs root, FUSE)
 	@mkdir -p bench-out

@@ -27,6 +27,7 @@ type densityResult struct {
 	Unit   string  `json:"unit"` // "s", "B" or "%"
 	Target string  `json:"target"`
 	Met    bool    `json:"met"`
+	Extra  string  `json:"extra,omitempty"` // more of the figure, in words
 }
 
 // densityEnv is a node in a --vz directory with a mountd of its own.

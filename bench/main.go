@@ -31,7 +31,7 @@ func run() error {
 	runs := flag.Int("runs", 5, "measured runs per workload, after one warm-up for warm workloads")
 	quick := flag.Bool("quick", false, "smaller data and 3 runs")
 	targetsFlag := flag.String("targets", "native,ezfs,ezfs-nopassthrough,overlay,fuse-overlayfs", "comma-separated `list` of targets")
-	workloadsFlag := flag.String("workloads", "", "comma-separated `list` of workloads (default all)")
+	workloadsFlag := flag.String("workloads", "", "comma-separated `list` of workloads (default all; mountd-memory and density are the daemon-memory and container figures)")
 	jsonOut := flag.String("json", "", "write every sample to `FILE`")
 	svgOut := flag.String("svg", "", "draw the ratios to native as a bar chart in `FILE`")
 	densityN := flag.Int("containers", 100, "containers for the density measurements (0: skip them)")
@@ -134,6 +134,14 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "  %-16s %-20s %s\n", w.label(), m.t.Name(), format(r.median(), r.Unit))
 		}
 	}
+	var memory []densityResult
+	if slices.ContainsFunc(targets, func(t target) bool { return t.Name() == "ezfs" }) &&
+		(want == nil || slices.Contains(want, "mountd-memory")) {
+		if memory, err = memoryFigures(ezctl, d); err != nil {
+			fmt.Fprintf(os.Stderr, "ezbench: mountd memory measurements failed: %v\n", err)
+			memory = nil
+		}
+	}
 	var dens, densBtrfs []densityResult
 	ddir := *densityDir
 	if ddir == "" {
@@ -155,6 +163,9 @@ func run() error {
 	fmt.Println()
 	printTable(os.Stdout, results)
 	printOps(os.Stdout, results)
+	if memory != nil {
+		printMemory(os.Stdout, memory)
+	}
 	if dens != nil {
 		printDensity(os.Stdout, fsType(ddir), dens)
 	}
@@ -162,14 +173,14 @@ func run() error {
 		printDensity(os.Stdout, "btrfs, a snapshot per container", densBtrfs)
 	}
 	if *svgOut != "" {
-		if err := writeSVG(*svgOut, d.source, results); err != nil {
+		if err := writeSVG(*svgOut, d.source, results, memoryLines(memory)); err != nil {
 			return err
 		}
 	}
 	if *jsonOut != "" {
 		meta := map[string]any{"data": d.source, "files": d.files, "big_bytes": bigSize, "runs": *runs,
 			"date": time.Now().UTC().Format(time.RFC3339), "cores": runtime.NumCPU()}
-		return writeJSON(*jsonOut, meta, results, dens, densBtrfs)
+		return writeJSON(*jsonOut, meta, results, memory, dens, densBtrfs)
 	}
 	return nil
 }
@@ -188,7 +199,7 @@ func serverPIDs(t target) []int {
 // would mount again, and detaches mounts below dir.
 func cleanDebris(ezctl, dir string) {
 	run := filepath.Join(dir, "run")
-	for _, sock := range []string{filepath.Join(run, "mountd.sock"), filepath.Join(dir, "density", "run", "mountd.sock")} {
+	for _, sock := range []string{filepath.Join(run, "mountd.sock"), filepath.Join(dir, "density", "run", "mountd.sock"), filepath.Join(dir, "memory", "run", "mountd.sock")} {
 		e := &densityEnv{ezctl: ezctl, vz: dir, socket: sock}
 		e.stop()
 		os.Remove(filepath.Join(filepath.Dir(sock), "mounts.json"))

@@ -96,8 +96,8 @@ func printTable(w io.Writer, results []result) {
 	fmt.Fprintln(w, "vs native: for times native/target (1.00 = native speed, higher is better); for sizes target/native")
 }
 
-func writeJSON(path string, meta map[string]any, results []result, dens, densBtrfs []densityResult) error {
-	b, err := json.MarshalIndent(map[string]any{"meta": meta, "results": results, "density": dens, "density_btrfs": densBtrfs}, "", "  ")
+func writeJSON(path string, meta map[string]any, results []result, memory, dens, densBtrfs []densityResult) error {
+	b, err := json.MarshalIndent(map[string]any{"meta": meta, "results": results, "mountd_memory": memory, "density": dens, "density_btrfs": densBtrfs}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,9 @@ import (
 )
 
 // writeSVG draws, for every time workload, one bar per target: its
-// speed as a fraction of native (1.0 = native; longer is faster).
-func writeSVG(path, data string, results []result) error {
+// speed as a fraction of native (1.0 = native; longer is faster); below
+// them, the lines of figures that have no native to compare with.
+func writeSVG(path, data string, results []result, lines []string) error {
 	native := map[string]result{}
 	var workloads []string
 	byWorkload := map[string][]result{}
@@ -47,12 +48,20 @@ func writeSVG(path, data string, results []result) error {
 		}
 		y += gap
 	}
+	y0 := y
+	for _, l := range lines {
+		y += 14
+		fmt.Fprintf(&b, `<text x="10" y="%d" font-size="11" font-family="monospace" xml:space="preserve">%s</text>`+"\n", y+14, html.EscapeString(l))
+	}
+	if len(lines) > 0 {
+		y += 20
+	}
 	one := left + width/2
 	header := fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif">
 <rect width="100%%" height="100%%" fill="white"/>
 <text x="10" y="20" font-size="14">ezbench: speed as a fraction of native (1.0 = native, longer is faster) — %s</text>
 <line x1="%d" y1="30" x2="%d" y2="%d" stroke="#444" stroke-dasharray="4,3"/>
 <text x="%d" y="%d" font-size="10" text-anchor="middle">native</text>
-`, left+width+170, y+30, html.EscapeString(data), one, one, y, one, y+14)
+`, max(left+width+170, 820), y+30, html.EscapeString(data), one, one, y0, one, y0+14)
 	return os.WriteFile(path, []byte(header+b.String()+"</svg>\n"), 0o644)
 }

@@ -38,18 +38,25 @@ func meminfo(field string) (int64, error) {
 }
 
 // rss returns a process's resident memory in bytes.
-func rss(pid int) (int64, error) {
+func rss(pid int) (int64, error) { return procStatus(pid, "VmRSS") }
+
+// rssAnon returns a process's resident anonymous memory (RSS without the
+// pages of files it maps, such as its binary) in bytes.
+func rssAnon(pid int) (int64, error) { return procStatus(pid, "RssAnon") }
+
+// procStatus returns a size field of /proc/PID/status in bytes.
+func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return n << 10, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+	return 0, fmt.Errorf("no %s for pid %d", field, pid)
 }
 
 // cpuTicks returns a process's user+system CPU time in clock ticks.

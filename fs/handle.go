@@ -43,7 +43,7 @@ func newFileHandle(owner *fileNode, fd int, flags uint32) *handle {
 	}
 	owner.open[h] = struct{}{}
 	owner.mu.Unlock()
-	owner.markWritten(h.writable)
+	owner.markWritten(flags)
 	return h
 }
 

@@ -26,15 +26,14 @@ import (
 // tree on a new era and forgets the old one's, as does the mount's end.
 //
 // One bound for the whole process, as mountd serves many mounts: past it
-// an eighth of the values, whichever the map yields first, go.
+// an eighth of the values, whichever the maps yield first, go. A map per
+// era, keyed by inode: 24 bytes a slot instead of 32 with the era in the
+// key, and an era that ends takes its whole table with it (a Go map
+// keeps its table when its keys go).
 type knownLinks struct {
-	mu sync.RWMutex // lookups, one per entry a listing or lookup stats, share it
-	m  map[knownKey]knownLink
-}
-
-type knownKey struct {
-	era uint64 // the tree's, see tree.era
-	ino uint64
+	mu   sync.RWMutex // lookups, one per entry a listing or lookup stats, share it
+	eras map[uint64]map[uint64]knownLink
+	n    int // values in all eras
 }
 
 type knownLink struct {
@@ -42,8 +41,8 @@ type knownLink struct {
 	link  *linkTarget // resolved, shared with the template's cache
 }
 
-// maxKnownLinks bounds the process's remembered values (at most about
-// 80 bytes each in the map).
+// maxKnownLinks bounds the process's remembered values (about 50 bytes
+// each in the maps).
 const maxKnownLinks = 1 << 17
 
 var (
@@ -61,7 +60,7 @@ func (k *knownLinks) lookup(era uint64, st *unix.Stat_t) (*linkTarget, bool) {
 		return nil, false
 	}
 	k.mu.RLock()
-	l, ok := k.m[knownKey{era, st.Ino}]
+	l, ok := k.eras[era][st.Ino]
 	k.mu.RUnlock()
 	if !ok || l.ctime != st.Ctim.Nano() {
 		return nil, false
@@ -78,25 +77,45 @@ func (k *knownLinks) remember(era uint64, st *unix.Stat_t, link *linkTarget) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.m == nil {
-		k.m = make(map[knownKey]knownLink)
+	if k.n >= maxKnownLinks {
+		k.dropSomeLocked(maxKnownLinks / 8)
 	}
-	if len(k.m) >= maxKnownLinks {
-		drop := maxKnownLinks / 8
-		for key := range k.m {
-			delete(k.m, key)
+	if k.eras == nil {
+		k.eras = make(map[uint64]map[uint64]knownLink)
+	}
+	m := k.eras[era]
+	if m == nil {
+		m = make(map[uint64]knownLink)
+		k.eras[era] = m
+	}
+	if _, ok := m[st.Ino]; !ok {
+		k.n++
+	}
+	m[st.Ino] = knownLink{ctime: st.Ctim.Nano(), link: link}
+}
+
+func (k *knownLinks) dropSomeLocked(drop int) {
+	for era, m := range k.eras {
+		for ino := range m {
+			delete(m, ino)
+			k.n--
 			if drop--; drop == 0 {
-				break
+				return
 			}
 		}
+		delete(k.eras, era)
 	}
-	k.m[knownKey{era, st.Ino}] = knownLink{ctime: st.Ctim.Nano(), link: link}
 }
 
 func (k *knownLinks) forget(era, ino uint64) {
 	k.mu.Lock()
-	delete(k.m, knownKey{era, ino})
-	k.mu.Unlock()
+	defer k.mu.Unlock()
+	if m := k.eras[era]; m != nil {
+		if _, ok := m[ino]; ok {
+			delete(m, ino)
+			k.n--
+		}
+	}
 }
 
 // dropEra forgets what was remembered in era, which no tree uses any
@@ -104,10 +123,10 @@ func (k *knownLinks) forget(era, ino uint64) {
 func (k *knownLinks) dropEra(era uint64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for key := range k.m {
-		if key.era == era {
-			delete(k.m, key)
-		}
+	k.n -= len(k.eras[era])
+	delete(k.eras, era)
+	if len(k.eras) == 0 {
+		k.eras = nil
 	}
 }
 
@@ -115,5 +134,5 @@ func (k *knownLinks) dropEra(era uint64) {
 func (k *knownLinks) size() int {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	return len(k.m)
+	return k.n
 }

@@ -138,3 +138,29 @@ func TestKnownLinksSkipDangling(t *testing.T) {
 		t.Errorf("after its package came: %q", got)
 	}
 }
+
+// TestKnownLinksShrinkAsErasGo: a Go map keeps its table when its keys
+// go, so the remembered values of mounts that ended must not leave the
+// table of their peak behind: none at all once the last era is dropped.
+func TestKnownLinksShrinkAsErasGo(t *testing.T) {
+	var k knownLinks
+	lt := &linkTarget{value: "pkg/a"}
+	old := func(ino uint64) *unix.Stat_t { return &unix.Stat_t{Ino: ino, Ctim: unix.Timespec{Sec: 1}} }
+	for ino := uint64(1); ino <= 1000; ino++ {
+		k.remember(1, old(ino), lt)
+	}
+	for ino := uint64(1); ino <= 100; ino++ {
+		k.remember(2, old(ino), lt)
+	}
+	k.dropEra(1)
+	if k.size() != 100 || len(k.eras) != 1 || k.eras[1] != nil {
+		t.Fatalf("after era 1 went: %d values in %d eras; want 100 in 1", k.size(), len(k.eras))
+	}
+	if _, ok := k.lookup(2, old(7)); !ok {
+		t.Fatal("era 2's values were lost with era 1")
+	}
+	k.dropEra(2)
+	if k.eras != nil || k.size() != 0 {
+		t.Fatalf("no era left, yet %d values or a map of eras are kept", k.size())
+	}
+}

@@ -83,7 +83,7 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 
-	t := &tree{tmpl: tmpl, passthrough: !opts.NoPassthrough, log: logger, privRoot: privfd, privCloned: cloned}
+	t := &tree{tmpl: tmpl, passthrough: !opts.NoPassthrough, log: logger, privRoot: privfd, privCloned: cloned, attrTimeout: timeout}
 	t.era.Store(newEra())
 	t.atime.Store(-1) // the clone has the backing mount's setting
 	atime := opts.Atime
@@ -111,7 +111,7 @@ func Mount(mountpoint string, opts Options) (_ *Server, err error) {
 			MaxWrite:             maxWrite(opts),
 			EnableSymlinkCaching: true, // a symlink's target never changes in place
 			// Default ACLs and the umask: see umask.go.
-			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_DONT_MASK,
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_DONT_MASK | killPrivCaps,
 			EnableAcl:         true,
 			Debug:             opts.Debug,
 			Logger:            log.New(os.Stderr, "fuse: ", 0),
@@ -180,6 +180,7 @@ func (s *Server) Wait() {
 		unwatchMount(s.mntID)
 	}
 	s.t.stopReadahead()
+	s.t.pre.close()
 	known.dropEra(s.t.era.Load())
 	// The kernel sends no FORGET for what it still caches at unmount:
 	// close every directory's fd now, not whenever the GC gets to it.

@@ -157,6 +157,16 @@ func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
 		if err := chownAt(dirfd, name, n.StableAttr().Ino, u, g); err != nil {
 			return err
 		}
+		// The kernel sends the same before a write by a caller without
+		// CAP_FSETID (killpriv.go). The backing chown, as root, cleared
+		// the set-user-ID bit and a group-executable file's
+		// set-group-ID bit; the caller's chown or write also clears the
+		// set-group-ID bit where it is not in the file's group.
+		if in.Valid&setattrChanges == 0 {
+			if err := dropSetIDAt(dirfd, name, n.StableAttr().Ino, &in.Caller); err != nil {
+				return err
+			}
+		}
 	}
 	if mode, ok := in.GetMode(); ok {
 		if err := chmodAt(dirfd, name, n.StableAttr().Ino, mode&07777); err != nil {
@@ -167,6 +177,14 @@ func (n *node) setattr(f fusefs.FileHandle, in *fuse.SetAttrIn) error {
 		h, _ := f.(*handle)
 		if err := n.truncateAt(dirfd, name, h, int64(size)); err != nil {
 			return err
+		}
+		// A truncate by a caller without CAP_FSETID (the kernel leaves
+		// this to us, see killpriv.go); the daemon's own truncate, as
+		// root, clears nothing.
+		if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 {
+			if err := dropSetIDAt(dirfd, name, n.StableAttr().Ino, &in.Caller); err != nil {
+				return err
+			}
 		}
 	}
 	if in.Valid&(fuse.FATTR_ATIME|fuse.FATTR_MTIME|fuse.FATTR_ATIME_NOW|fuse.FATTR_MTIME_NOW) != 0 {
@@ -222,7 +240,7 @@ func (t *tree) identify(dirfd int, name string, st *unix.Stat_t) (fusefs.StableA
 		id.Gen = linkGen(lt.value)
 		return id, lt, nil
 	}
-	value, ok, err := linkattr.GetAt(dirfd, name)
+	value, ok, err := linkattr.GetAtInterned(dirfd, name, t.tmpl.links.intern)
 	if err != nil && !ok {
 		return id, nil, err
 	}

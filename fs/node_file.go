@@ -8,6 +8,7 @@ import (
 
 	"github.com/ezfs/ezfs/internal/atfile"
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"golang.org/x/sys/unix"
 )
 
 // fileNode is a regular file of the private tree: the container's own
@@ -18,7 +19,7 @@ type fileNode struct {
 	mu   sync.Mutex
 	open map[*handle]struct{} // reach the file after it is unlinked (O_TMPFILE, fstat)
 
-	written atomic.Bool // opened for writing with passthrough (volatile.go)
+	written atomic.Bool // opened read-write with passthrough (volatile.go)
 }
 
 // specialNode is a symlink, FIFO, socket or device node. The kernel opens
@@ -52,6 +53,12 @@ func (f *fileNode) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, u
 	} else if h := f.anyHandle(); h != nil {
 		// Unlinked but open: the handle's file itself, reopened.
 		fd, err = reopenFD(h.fd, oflags)
+	}
+	if err == nil && flags&unix.O_TRUNC != 0 {
+		err = f.truncatedAtOpen(ctx, fd)
+		if err != nil {
+			closeFD(fd)
+		}
 	}
 	if err != nil {
 		return nil, 0, f.t.errno(err)

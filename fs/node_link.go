@@ -42,8 +42,8 @@ type linkTarget struct {
 func (t *tree) resolveLink(value string, readErr error) *linkTarget {
 	tp := t.tmpl
 	if readErr == nil {
-		if lt, ok := tp.links.Load(value); ok {
-			return lt.(*linkTarget)
+		if lt, ok := tp.links.load(value); ok {
+			return lt
 		}
 	}
 	lt := &linkTarget{value: value, err: readErr}
@@ -65,7 +65,7 @@ func (t *tree) resolveLink(value string, readErr error) *linkTarget {
 		// Template files never change: a resolved target stays right
 		// for good. Failures are not kept; the package may be installed
 		// later.
-		tp.links.Store(value, lt)
+		tp.links.store(lt)
 	}
 	return lt
 }

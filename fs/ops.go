@@ -80,7 +80,14 @@ func (r *rawFS) SetAttr(cancel <-chan struct{}, in *fuse.SetAttrIn, out *fuse.At
 	r.ops.add(opSetAttr)
 	defer r.changing()()
 	st := r.RawFileSystem.SetAttr(cancel, in, out)
+	volatile := isVolatile(out.AttrValid, out.AttrValidNsec)
 	noAttrCache(out)
+	if st == fuse.OK && !volatile {
+		// go-fuse leaves a SETATTR's attributes without a timeout, and the
+		// kernel then asks again at the next access (a permission check,
+		// a stat). They are read after the change, as a GETATTR's are.
+		out.SetTimeout(r.t.attrTimeout)
+	}
 	return st
 }
 

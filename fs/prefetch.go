@@ -32,7 +32,8 @@ type prefetch struct {
 	m        map[prefetchKey]*prefetched
 	listings map[uint64]prefetchedListing // by directory inode
 	listed   int                          // entries in listings
-	sweeping bool                         // a sweep is scheduled
+	sweep    *time.Timer                  // scheduled while anything is kept
+	closed   bool
 }
 
 type prefetchedListing struct {
@@ -79,14 +80,28 @@ func (p *prefetch) changed() {
 
 // sweepLater schedules a sweep if none is; p.mu is held.
 func (p *prefetch) sweepLater() {
-	if !p.sweeping {
-		p.sweeping = true
-		time.AfterFunc(prefetchTTL, p.sweep)
+	if p.sweep == nil && !p.closed {
+		p.sweep = time.AfterFunc(prefetchTTL, p.sweepOld)
 	}
 }
 
-// sweep drops what has waited longer than prefetchTTL.
-func (p *prefetch) sweep() {
+// close drops everything kept and the scheduled sweep, whose timer
+// would otherwise keep the mount's tree (and its template) reachable for
+// a while after the mount ended.
+func (p *prefetch) close() {
+	p.epoch.Add(1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	if p.sweep != nil {
+		p.sweep.Stop()
+		p.sweep = nil
+	}
+	p.m, p.listings, p.listed = nil, nil, 0
+}
+
+// sweepOld drops what has waited longer than prefetchTTL.
+func (p *prefetch) sweepOld() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := time.Now().Add(-prefetchTTL)
@@ -101,8 +116,15 @@ func (p *prefetch) sweep() {
 			delete(p.listings, k)
 		}
 	}
-	p.sweeping = false
-	if len(p.m) > 0 || len(p.listings) > 0 {
+	p.sweep = nil
+	// Emptied, the maps go: a Go map keeps its table when its keys do.
+	if len(p.m) == 0 {
+		p.m = nil
+	}
+	if len(p.listings) == 0 {
+		p.listings = nil
+	}
+	if p.m != nil || p.listings != nil {
 		p.sweepLater()
 	}
 }
@@ -110,7 +132,7 @@ func (p *prefetch) sweep() {
 func (p *prefetch) put(dir uint64, name string, e *prefetched) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e.epoch != p.epoch.Load() {
+	if e.epoch != p.epoch.Load() || p.closed {
 		return
 	}
 	if p.m == nil {
@@ -144,7 +166,7 @@ func (p *prefetch) take(dir uint64, name string) *prefetched {
 func (p *prefetch) putListing(dir uint64, entries []fuse.DirEntry, epoch uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if epoch != p.epoch.Load() {
+	if epoch != p.epoch.Load() || p.closed {
 		return
 	}
 	if p.listings == nil {

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
 // waitFor polls cond, which readahead workers make true in their own
@@ -163,5 +165,39 @@ func TestPrefetchLargeDirectory(t *testing.T) {
 		if pre.has(dIno, e.Name()) {
 			t.Errorf("the listing of d did not take what readahead kept of %s", e.Name())
 		}
+	}
+}
+
+// TestPrefetchLetsGoOfItsTree: what nobody took goes with its sweep,
+// maps and all, and a closed prefetch (its mount ended) keeps nothing
+// and no timer, which would keep the mount's tree and template
+// reachable after the mount.
+func TestPrefetchLetsGoOfItsTree(t *testing.T) {
+	var p prefetch
+	p.put(1, "a", &prefetched{})
+	p.putListing(1, []fuse.DirEntry{{Name: "a"}}, 0)
+	p.mu.Lock()
+	if p.sweep == nil {
+		t.Fatal("nothing scheduled to sweep what was kept")
+	}
+	p.m[prefetchKey{1, "a"}].at = time.Now().Add(-time.Hour)
+	l := p.listings[1]
+	l.at = time.Now().Add(-time.Hour)
+	p.listings[1] = l
+	p.mu.Unlock()
+	p.sweepOld()
+	if p.m != nil || p.listings != nil || p.sweep != nil {
+		t.Fatalf("swept empty, still holding maps %v %v or a timer", p.m, p.listings)
+	}
+
+	p.put(1, "a", &prefetched{epoch: p.epoch.Load()})
+	p.close()
+	if p.m != nil || p.sweep != nil {
+		t.Fatal("closed, still holding results or a timer")
+	}
+	p.put(1, "b", &prefetched{epoch: p.epoch.Load()})
+	p.putListing(2, []fuse.DirEntry{{Name: "b"}}, p.epoch.Load())
+	if p.m != nil || p.listings != nil || p.sweep != nil {
+		t.Fatal("closed, yet it kept what came after")
 	}
 }

@@ -18,18 +18,42 @@ const capFsetid = 4
 // caller changed its contents by a request the kernel does not clear
 // them for (FALLOCATE: a local filesystem clears them in its fallocate,
 // and the daemon does the operation as root, for whom the backing
-// filesystem keeps them). The rule is the kernel's
-// (setattr_should_drop_suidgid): set-user-ID always, set-group-ID when
-// group-executable or when the caller is not in the file's group, and
-// neither for a caller with CAP_FSETID. It reports whether it changed
-// the mode.
+// filesystem keeps them). It reports whether it changed the mode.
 func dropSetID(fd int, caller *fuse.Caller) (bool, error) {
 	var st unix.Stat_t
 	if err := statAt(fd, "", &st); err != nil {
 		return false, err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&(unix.S_ISUID|unix.S_ISGID) == 0 {
+	mode, drop := setIDDropped(&st, caller)
+	if !drop {
 		return false, nil
+	}
+	err := retryEINTR0(func() error { return unix.Fchmod(fd, mode) })
+	return err == nil, err
+}
+
+// dropSetIDAt is dropSetID for the file name in dirfd (the node's
+// location), which must still be inode ino.
+func dropSetIDAt(dirfd int, name string, ino uint64, caller *fuse.Caller) error {
+	var st unix.Stat_t
+	if err := statAt(dirfd, name, &st); err != nil {
+		return err
+	}
+	if mode, drop := setIDDropped(&st, caller); drop {
+		return chmodAt(dirfd, name, ino, mode)
+	}
+	return nil
+}
+
+// setIDDropped returns the mode st keeps after caller changed its
+// contents, and whether that differs. The rule is the kernel's
+// (setattr_should_drop_suidgid): set-user-ID always, set-group-ID when
+// group-executable or when the caller is not in the file's group, and
+// neither for a caller with CAP_FSETID. The caller's credentials are
+// read only for a file with a set-ID bit.
+func setIDDropped(st *unix.Stat_t, caller *fuse.Caller) (uint32, bool) {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&(unix.S_ISUID|unix.S_ISGID) == 0 {
+		return 0, false
 	}
 	who := readCaller(caller)
 	kill := st.Mode & unix.S_ISUID
@@ -37,10 +61,9 @@ func dropSetID(fd int, caller *fuse.Caller) (bool, error) {
 		kill |= unix.S_ISGID
 	}
 	if kill == 0 || who.fsetid {
-		return false, nil
+		return 0, false
 	}
-	err := retryEINTR0(func() error { return unix.Fchmod(fd, st.Mode&07777&^kill) })
-	return err == nil, err
+	return st.Mode & 07777 &^ kill, true
 }
 
 // callerCreds is what the kernel's checks need of a requesting process

@@ -1,10 +1,10 @@
 package fs
 
 import (
-	"hash/fnv"
 	"log/slog"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Generations tell a link entry from the file it is copied into, and
@@ -14,11 +14,21 @@ import (
 // Plain files have generation 2; a link's is odd, from its value.
 const genPlain = 2
 
+// linkGen is FNV-1a of the value, written out: hash/fnv's Write copied
+// the value to the heap on every lookup.
 func linkGen(value string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(value))
-	return h.Sum64() | 1
+	h := uint64(fnvOffset64)
+	for i := 0; i < len(value); i++ {
+		h ^= uint64(value[i])
+		h *= fnvPrime64
+	}
+	return h | 1
 }
+
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
 
 // tree is what every node of one mount shares.
 type tree struct {
@@ -29,6 +39,7 @@ type tree struct {
 	ra          readahead
 	pre         prefetch
 	era         atomic.Uint64 // of the link values it remembers (knownlinks.go)
+	attrTimeout time.Duration // the mount's, for replies go-fuse gives none (ops.go)
 
 	privRoot   int          // the private tree's root, on the clone of its mount (atime.go)
 	privCloned bool         // privRoot is on a clone whose atime setting is ours

@@ -197,7 +197,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	tuneMemory()
 	d.recover()
+	stopTrim, tick := make(chan struct{}), time.NewTicker(trimTick)
+	defer tick.Stop()
+	defer close(stopTrim)
+	go d.trim.run(stopTrim, tick.C)
 	srv := &http.Server{
 		Handler: d.handler(),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {

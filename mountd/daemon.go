@@ -60,6 +60,8 @@ type Daemon struct {
 	reserved  map[string]bool   // mountpoints being mounted, outside the lock
 	templates map[string]*sharedTemplate
 	stopping  bool
+
+	trim *trimmer // hands memory back when idle (memory.go)
 }
 
 type mount struct {
@@ -86,7 +88,8 @@ func New(opts Options) *Daemon {
 		opts.State = StatePath(opts.Socket)
 	}
 	return &Daemon{opts: opts, log: opts.Logger, started: time.Now(),
-		mounts: map[string]*mount{}, reserved: map[string]bool{}, templates: map[string]*sharedTemplate{}}
+		mounts: map[string]*mount{}, reserved: map[string]bool{}, templates: map[string]*sharedTemplate{},
+		trim: newTrimmer()}
 }
 
 // Mount mounts rec and records it. The daemon's lock is not held while
@@ -226,6 +229,7 @@ func (d *Daemon) watch(m *mount) {
 	d.releaseTemplateLocked(m.Template)
 	d.log.Info("unmounted", "ctid", m.ID, "mountpoint", m.Mountpoint, "copy_ups", m.srv.Stats().CopyUps)
 	close(m.done)
+	d.trim.mountEnded()
 }
 
 func (d *Daemon) releaseTemplateLocked(root string) {

@@ -73,7 +73,15 @@ var bufs = sync.Pool{New: func() any { b := make([]byte, 256); return &b }}
 // when the file carries no link attribute. An empty name means dirfd.
 // A value over MaxValue is ErrBadLink with ok=true.
 func GetAt(dirfd int, name string) (value string, ok bool, err error) {
-	return get(func(buf []byte) (int, error) { return xattrat.Get(dirfd, name, Name, buf) })
+	return GetAtInterned(dirfd, name, nil)
+}
+
+// GetAtInterned is GetAt, but a value intern knows comes back as the
+// string intern returns: no copy per lookup, which the collector would
+// otherwise find scattered among the nodes that stay. intern returns ""
+// for a value it does not know; a nil intern always copies.
+func GetAtInterned(dirfd int, name string, intern func([]byte) string) (value string, ok bool, err error) {
+	return get(func(buf []byte) (int, error) { return xattrat.Get(dirfd, name, Name, buf) }, intern)
 }
 
 // Get is GetAt for an open fd.
@@ -85,10 +93,10 @@ func Get(fd int) (value string, ok bool, err error) {
 				return n, err
 			}
 		}
-	})
+	}, nil)
 }
 
-func get(read func([]byte) (int, error)) (string, bool, error) {
+func get(read func([]byte) (int, error), intern func([]byte) string) (string, bool, error) {
 	bp := bufs.Get().(*[]byte)
 	defer bufs.Put(bp)
 	buf := *bp
@@ -104,6 +112,11 @@ func get(read func([]byte) (int, error)) (string, bool, error) {
 			return "", true, fmt.Errorf("%w: value longer than %d bytes", ErrBadLink, MaxValue)
 		case err != nil:
 			return "", false, err
+		}
+		if intern != nil {
+			if v := intern(buf[:n]); v != "" {
+				return v, true, nil
+			}
 		}
 		return string(buf[:n]), true, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/ezfs/ezfs/internal/testenv"
 	"github.com/ezfs/ezfs/internal/xattrat"
@@ -161,7 +162,7 @@ func TestGetSizes(t *testing.T) {
 				return 0, unix.ERANGE
 			}
 			return copy(buf, value), nil
-		})
+		}, nil)
 		if size > MaxValue {
 			if !ok || !errors.Is(err, ErrBadLink) {
 				t.Errorf("size %d: ok=%v err=%v, want ErrBadLink", size, ok, err)
@@ -170,6 +171,27 @@ func TestGetSizes(t *testing.T) {
 		}
 		if v != value || !ok || err != nil {
 			t.Errorf("size %d: got %d bytes, %v, %v", size, len(v), ok, err)
+		}
+	}
+}
+
+// TestGetInterned: a value intern knows comes back as intern's string,
+// one it does not know as a copy.
+func TestGetInterned(t *testing.T) {
+	known := "usr/bin/known"
+	intern := func(b []byte) string {
+		if string(b) == known {
+			return known
+		}
+		return ""
+	}
+	for _, value := range []string{known, "usr/bin/other"} {
+		v, ok, err := get(func(buf []byte) (int, error) { return copy(buf, value), nil }, intern)
+		if v != value || !ok || err != nil {
+			t.Errorf("%q: got %q, %v, %v", value, v, ok, err)
+		}
+		if value == known && unsafe.StringData(v) != unsafe.StringData(known) {
+			t.Errorf("%q: a copy, not the interned string", value)
 		}
 	}
 }
