@@ -156,7 +156,9 @@ func aptWorkload(t *testing.T, w *workbench) {
 	p := w.p
 	status := `dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version}\n' 'wl-*' | sort`
 	steps := []struct{ name, script string }{
-		{"update", fmt.Sprintf("echo '%s' > /etc/apt/sources.list.d/wl.list\napt-get update -qq\napt-cache policy wl-meta | head -3", w.apt.line())},
+		// Offline: the test's repository only, not the sources create
+		// gave the container (the host's mirror).
+		{"update", fmt.Sprintf("rm -f /etc/apt/sources.list.d/ezfs.list\necho '%s' > /etc/apt/sources.list.d/wl.list\napt-get update -qq\napt-cache policy wl-meta | head -3", w.apt.line())},
 		{"install", "apt-get install -y -qq wl-meta >/dev/null\n" + status + "\nwl-tool\ncat /var/lib/wl-lib.log /var/log/wl-tool.scripts\nid wltool\nls /var/lib/wl-tool | wc -l"},
 		{"remove", "apt-get remove -y -qq wl-tool >/dev/null\n" + status + "\ntest -e /etc/wl-tool.conf\n! test -e /usr/bin/wl-tool"},
 		{"purge", "apt-get purge -y -qq wl-tool >/dev/null\napt-get autoremove --purge -y -qq >/dev/null\n" + status + "\n! test -e /etc/wl-tool.conf\n! test -e /var/lib/wl-tool\n! id wltool 2>/dev/null\n! test -e /usr/share/wl-data"},
