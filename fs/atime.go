@@ -196,7 +196,9 @@ func (l *linkNode) touchAtime(dirfd int, name string) {
 	if last := l.touched.Load(); a == Relatime && last != 0 && now-last < int64(relatimeDay) {
 		return
 	}
-	fd, err := openat(dirfd, name, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	// Only if the name still leads to the entry: a device node or fifo
+	// the container renamed over it is never opened by the daemon.
+	fd, err := l.openPrivate(dirfd, name, unix.O_RDONLY)
 	if err != nil {
 		return
 	}
