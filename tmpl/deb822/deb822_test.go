@@ -5,77 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ezfs/ezfs/tmpl/internal/tmpltest"
 	"github.com/google/go-cmp/cmp"
 )
 
-const testIndex = `Package: libc
-Version: 2.36-9
-Architecture: amd64
-Priority: required
-Description: C library
- with a long
- .
- description
-
-Package: libfoo
-Version: 1.0
-Architecture: amd64
-Filename: libfoo_1.0_amd64.tar.gz
-Size: 10
-SHA256: AB
-
-Package: libfoo
-Version: 1:0.9
-Architecture: amd64
-
-Package: tool
-Version: 2.0~rc1
-Architecture: amd64
-Depends: libfoo (>= 1:0), libc
-Pre-Depends: libc (>= 2.0)
-
-Package: mawk
-Version: 1.3
-Architecture: amd64
-Provides: awk
-
-Package: gawk
-Version: 5.2
-Architecture: amd64
-Provides: awk (= 5.2)
-
-Package: script
-Version: 1
-Architecture: all
-Depends: gawk2 | awk, perl | python3 (>= 3.11) | libc
-
-Package: nginx
-Version: 1.22-9
-Architecture: amd64
-Provides: httpd, nginx-abi-1.22
-
-Package: nginx
-Version: 1.22-11
-Architecture: amd64
-Provides: httpd, nginx-abi-1.22
-
-Package: mod
-Version: 1
-Architecture: amd64
-Depends: nginx-abi-1.22
-
-Package: light
-Version: 1.22-11
-Architecture: amd64
-Depends: mod, nginx (>= 1.22-11)
-
-Package: other-arch
-Version: 1
-Architecture: arm64
-`
-
 func TestParseStanzasAndWrite(t *testing.T) {
-	st, err := Parse(strings.NewReader(testIndex), "Packages")
+	st, err := Parse(strings.NewReader(tmpltest.Index), "Packages")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,74 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ezfs/ezfs/tmpl/internal/tmpltest"
 	"github.com/google/go-cmp/cmp"
 )
-
-const testIndex = `Package: libc
-Version: 2.36-9
-Architecture: amd64
-Priority: required
-Description: C library
- with a long
- .
- description
-
-Package: libfoo
-Version: 1.0
-Architecture: amd64
-Filename: libfoo_1.0_amd64.tar.gz
-Size: 10
-SHA256: AB
-
-Package: libfoo
-Version: 1:0.9
-Architecture: amd64
-
-Package: tool
-Version: 2.0~rc1
-Architecture: amd64
-Depends: libfoo (>= 1:0), libc
-Pre-Depends: libc (>= 2.0)
-
-Package: mawk
-Version: 1.3
-Architecture: amd64
-Provides: awk
-
-Package: gawk
-Version: 5.2
-Architecture: amd64
-Provides: awk (= 5.2)
-
-Package: script
-Version: 1
-Architecture: all
-Depends: gawk2 | awk, perl | python3 (>= 3.11) | libc
-
-Package: nginx
-Version: 1.22-9
-Architecture: amd64
-Provides: httpd, nginx-abi-1.22
-
-Package: nginx
-Version: 1.22-11
-Architecture: amd64
-Provides: httpd, nginx-abi-1.22
-
-Package: mod
-Version: 1
-Architecture: amd64
-Depends: nginx-abi-1.22
-
-Package: light
-Version: 1.22-11
-Architecture: amd64
-Depends: mod, nginx (>= 1.22-11)
-
-Package: other-arch
-Version: 1
-Architecture: arm64
-`
 
 func TestParseRelations(t *testing.T) {
 	got, err := ParseRelations("aa, bb (>= 1.0) | cc:any (<< 2), dd [amd64], ee (= 1:2.0-1) <!nocheck>, f++ (> 1)")
@@ -114,7 +49,7 @@ func TestVersions(t *testing.T) {
 func testResolve(t *testing.T, want ...string) ([]string, error) {
 	t.Helper()
 	ix := NewIndex("amd64")
-	if err := ix.ReadIndex(strings.NewReader(testIndex), nil, "Packages"); err != nil {
+	if err := ix.ReadIndex(strings.NewReader(tmpltest.Index), nil, "Packages"); err != nil {
 		t.Fatal(err)
 	}
 	pkgs, err := ix.Resolve(want)
@@ -163,7 +98,7 @@ func TestResolve(t *testing.T) {
 }
 
 func FuzzReadIndex(f *testing.F) {
-	f.Add(testIndex)
+	f.Add(tmpltest.Index)
 	f.Add("Package: a\nVersion: 1\nArchitecture: all\nDepends: b (>= 1) | c\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		ix := NewIndex("amd64")

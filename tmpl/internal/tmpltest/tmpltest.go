@@ -172,3 +172,73 @@ var DemoPackages = []Pkg{
 	{Name: "tool", Version: "1.0", Depends: "libfoo", Files: map[string]string{"usr/bin/tool": "tool\n"}},
 	{Name: "web", Version: "1.0", Depends: "libfoo", Files: map[string]string{"usr/sbin/web": "web v1\n", "etc/web.conf": "port=80\n", "usr/share/web/old.txt": "old\n"}},
 }
+
+// Index is a Packages index that names every kind of relation: versions
+// with epochs and tildes, Depends and Pre-Depends, alternatives, virtual
+// packages with and without versions, several versions of one package,
+// another architecture.
+const Index = `Package: libc
+Version: 2.36-9
+Architecture: amd64
+Priority: required
+Description: C library
+ with a long
+ .
+ description
+
+Package: libfoo
+Version: 1.0
+Architecture: amd64
+Filename: libfoo_1.0_amd64.tar.gz
+Size: 10
+SHA256: AB
+
+Package: libfoo
+Version: 1:0.9
+Architecture: amd64
+
+Package: tool
+Version: 2.0~rc1
+Architecture: amd64
+Depends: libfoo (>= 1:0), libc
+Pre-Depends: libc (>= 2.0)
+
+Package: mawk
+Version: 1.3
+Architecture: amd64
+Provides: awk
+
+Package: gawk
+Version: 5.2
+Architecture: amd64
+Provides: awk (= 5.2)
+
+Package: script
+Version: 1
+Architecture: all
+Depends: gawk2 | awk, perl | python3 (>= 3.11) | libc
+
+Package: nginx
+Version: 1.22-9
+Architecture: amd64
+Provides: httpd, nginx-abi-1.22
+
+Package: nginx
+Version: 1.22-11
+Architecture: amd64
+Provides: httpd, nginx-abi-1.22
+
+Package: mod
+Version: 1
+Architecture: amd64
+Depends: nginx-abi-1.22
+
+Package: light
+Version: 1.22-11
+Architecture: amd64
+Depends: mod, nginx (>= 1.22-11)
+
+Package: other-arch
+Version: 1
+Architecture: arm64
+`
