@@ -12,18 +12,11 @@ import (
 // give its group another user's file renamed over the name.
 func chownAt(dirfd int, name string, ino uint64, uid, gid int) error {
 	if name != "" && ino != 0 {
-		fd, err := openat(dirfd, name, unix.O_PATH, 0)
+		fd, _, err := openPathOf(dirfd, name, ino)
 		if err != nil {
 			return err
 		}
 		defer closeFD(fd)
-		var st unix.Stat_t
-		if err := statAt(fd, "", &st); err != nil {
-			return err
-		}
-		if st.Ino != ino {
-			return unix.ESTALE
-		}
 		dirfd, name = fd, ""
 	}
 	flags := unix.AT_SYMLINK_NOFOLLOW
@@ -41,24 +34,37 @@ func chownAt(dirfd int, name string, ino uint64, uid, gid int) error {
 // user's renamed over its name.
 func chmodAt(dirfd int, name string, ino uint64, mode uint32) error {
 	if name != "" {
-		fd, err := openat(dirfd, name, unix.O_PATH, 0)
+		fd, st, err := openPathOf(dirfd, name, ino)
 		if err != nil {
 			return err
 		}
 		defer closeFD(fd)
-		var st unix.Stat_t
-		if err := statAt(fd, "", &st); err != nil {
-			return err
-		}
-		if ino != 0 && st.Ino != ino {
-			return unix.ESTALE
-		}
 		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 			return unix.EOPNOTSUPP
 		}
 		dirfd = fd
 	}
 	return retryEINTR0(func() error { return unix.Fchmodat(unix.AT_FDCWD, procPath(dirfd, ""), mode, 0) })
+}
+
+// openPathOf opens (dirfd, name) O_PATH, which opens nothing of the file
+// itself, and with ino other than 0 only while it is that inode
+// (ESTALE otherwise).
+func openPathOf(dirfd int, name string, ino uint64) (int, unix.Stat_t, error) {
+	var st unix.Stat_t
+	fd, err := openat(dirfd, name, unix.O_PATH, 0)
+	if err != nil {
+		return -1, st, err
+	}
+	if err := statAt(fd, "", &st); err != nil {
+		closeFD(fd)
+		return -1, st, err
+	}
+	if ino != 0 && st.Ino != ino {
+		closeFD(fd)
+		return -1, st, unix.ESTALE
+	}
+	return fd, st, nil
 }
 
 func utimesAt(dirfd int, name string, ts [2]unix.Timespec) error {

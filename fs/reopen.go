@@ -37,16 +37,12 @@ func (n *node) openPrivate(dirfd int, name string, flags int) (int, error) {
 // openRegular opens (dirfd, name) with flags if it is the regular file
 // ino on device dev, and fails with ESTALE otherwise.
 func openRegular(dirfd int, name string, flags int, dev, ino uint64) (int, error) {
-	pfd, err := openat(dirfd, name, unix.O_PATH, 0)
+	pfd, st, err := openPathOf(dirfd, name, ino)
 	if err != nil {
 		return -1, err
 	}
 	defer closeFD(pfd)
-	var st unix.Stat_t
-	if err := statAt(pfd, "", &st); err != nil {
-		return -1, err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Ino != ino || st.Dev != dev {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Dev != dev {
 		return -1, syscall.ESTALE
 	}
 	return reopenFD(pfd, flags)
