@@ -348,15 +348,7 @@ func printDensity(w io.Writer, fsname string, res []densityResult) {
 		case "%":
 			v = fmt.Sprintf("%.2f %%", r.Value)
 		}
-		mark := ""
-		if r.Target != "" {
-			mark = "target " + r.Target
-			if r.Met {
-				mark += ": met"
-			} else {
-				mark += ": MISSED"
-			}
-		}
+		mark := targetMark(r.Target, r.Met)
 		fmt.Fprintf(w, "  %-58s %12s  %s\n", r.Name, v, mark)
 	}
 }
@@ -416,4 +408,15 @@ func waitSpaceSettled(dir string) {
 			last, same = u, 0
 		}
 	}
+}
+
+// targetMark says whether a figure meets its target, if it has one.
+func targetMark(target string, met bool) string {
+	switch {
+	case target == "":
+		return ""
+	case met:
+		return "target " + target + ": met"
+	}
+	return "target " + target + ": MISSED"
 }

@@ -292,15 +292,7 @@ func memoryLines(res []densityResult) []string {
 		if r.Extra != "" {
 			v = r.Extra
 		}
-		mark := ""
-		if r.Target != "" {
-			mark = "target " + r.Target
-			if r.Met {
-				mark += ": met"
-			} else {
-				mark += ": MISSED"
-			}
-		}
+		mark := targetMark(r.Target, r.Met)
 		out = append(out, fmt.Sprintf("%-56s %14s  %s", r.Name, v, mark))
 	}
 	return out
